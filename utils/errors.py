@@ -1,0 +1,30 @@
+"""Errors a student meets, each with one clear sentence and what to do next."""
+from __future__ import annotations
+
+
+class LLMKitError(Exception):
+    """Base class: the message says what went wrong and what to do."""
+
+
+class MissingKeyError(LLMKitError):
+    """An API key is not set."""
+
+
+class UnknownModelError(LLMKitError):
+    """A model or provider name that the kit (or the provider) does not know."""
+
+
+class ServerUnreachableError(LLMKitError):
+    """The model server did not answer."""
+
+
+class RateLimitedError(LLMKitError):
+    """Still rate-limited or failing after every retry."""
+
+
+class ContextTooLongError(LLMKitError):
+    """The prompt does not fit the model's context window."""
+
+
+class BadInputError(LLMKitError, ValueError):
+    """An argument a user typed is out of range or of the wrong kind."""

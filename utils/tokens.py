@@ -1,0 +1,93 @@
+"""Real tokenizers (Llama 3, GPT-4, GPT-4o, Qwen, SmolLM2) behind one small interface, and context-window helpers."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterable
+
+from .errors import BadInputError, ContextTooLongError
+
+# quicktok encodings ship inside the package: exact BPE, same ids as the models' own tokenizers.
+QUICKTOK = {"llama3": "llama3", "gpt-4 (cl100k)": "cl100k_base", "gpt-4o (o200k)": "o200k_base", "qwen2.5/3": "qwen3"}
+TOKENIZERS = (*QUICKTOK, "smollm2")
+
+
+@dataclass
+class Tokenizer:
+    """A name with encode/decode functions."""
+
+    name: str
+    encode: Callable[[str], list[int]]
+    decode: Callable[[list[int]], str]
+
+    def count(self, text: str) -> int:
+        """Number of tokens in text."""
+        return len(self.encode(text))
+
+    def pieces(self, text: str) -> list[str]:
+        """The text cut where the tokenizer cuts it."""
+        return [self.decode([i]) for i in self.encode(text)]
+
+
+@lru_cache(maxsize=None)
+def get_tokenizer(name: str) -> Tokenizer:
+    """One of TOKENIZERS, loaded from installed packages."""
+    if name in QUICKTOK:
+        import quicktok
+
+        enc = quicktok.get_encoding(QUICKTOK[name])
+        return Tokenizer(name, lambda t: list(enc.encode(t)), lambda ids: enc.decode(list(ids)))
+    if name == "smollm2":
+        tok = smollm2_tokenizer()
+        return Tokenizer(name, lambda t: tok.encode(t, add_special_tokens=False), lambda ids: tok.decode(ids))
+    raise BadInputError(f"Unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}.")
+
+
+@lru_cache(maxsize=1)
+def smollm2_tokenizer() -> Any:
+    """SmolLM2's own transformers tokenizer (with its chat template), from the cached model folder."""
+    from transformers import AutoTokenizer
+
+    from .assets import smollm2_gguf
+    from .paths import cache_dir
+
+    saved = cache_dir("models") / "smollm2-135m-instruct"
+    if (saved / "tokenizer_config.json").exists():
+        return AutoTokenizer.from_pretrained(saved)
+    gguf = smollm2_gguf()
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    return tok
+
+
+def number_token_counts(tokenizer: Tokenizer, numbers: Iterable[int] = range(1000)) -> list[int]:
+    """Tokens each number takes when written as digits."""
+    return [tokenizer.count(str(n)) for n in numbers]
+
+
+def render_chat(messages: list[dict[str, str]], tokenizer: Any = None, add_generation_prompt: bool = True) -> str:
+    """The one long text a chat model really sees for a conversation (its chat template applied)."""
+    tok = tokenizer or smollm2_tokenizer()
+    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def chat_tokens(messages: list[dict[str, str]], tokenizer: Any = None) -> int:
+    """Tokens a conversation takes once rendered through the chat template."""
+    tok = tokenizer or smollm2_tokenizer()
+    return len(tok(render_chat(messages, tok), add_special_tokens=False)["input_ids"])
+
+
+def fit_to_context(
+    messages: list[dict[str, str]], limit: int, reserve_for_answer: int = 0, tokenizer: Any = None
+) -> list[dict[str, str]]:
+    """Drop the oldest user/assistant turns (keeping the system prompt and the last turn) until the chat fits."""
+    kept = list(messages)
+    budget = limit - reserve_for_answer
+    while chat_tokens(kept, tokenizer) > budget:
+        drop = next((i for i, m in enumerate(kept[:-1]) if m["role"] != "system"), None)
+        if drop is None:
+            raise ContextTooLongError(
+                f"Even the system prompt and the last message take {chat_tokens(kept, tokenizer)} tokens, "
+                f"more than the {budget} available: shorten the message."
+            )
+        kept.pop(drop)
+    return kept
