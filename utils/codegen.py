@@ -5,7 +5,6 @@ import difflib
 import os
 import platform
 import re
-import resource
 import shutil
 import signal
 import statistics
@@ -170,17 +169,11 @@ def safe_env() -> dict[str, str]:
 
 def run_limited(cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cwd: Path | None = None) -> RunResult:
     """Run a command as a subprocess with a wall-clock timeout, an address-space limit and a clean environment."""
-
-    def limits() -> None:  # runs in the child before exec
-        os.setsid()
-        limit = memory_mb * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
+    if os.name == "posix":  # the limit is set by a tiny shell that then becomes the program (cheap to start)
+        cmd = ["/bin/sh", "-c", f'ulimit -v {memory_mb * 1024} && exec "$@"', "sh", *cmd]
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=safe_env(), cwd=cwd,
-        preexec_fn=limits if os.name == "posix" else None,
-    )  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=safe_env(), cwd=cwd,
+                            start_new_session=True)  # fmt: skip
     try:
         out, err = proc.communicate(timeout=timeout_s)
         timed_out = False
@@ -284,9 +277,11 @@ class Reference:
     path: Path
     output: str
     timing: Timing | None
+    float_tol: float = 0.0
 
 
-def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 300) -> Reference:
+def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 300, float_tol: float | None = None
+                     ) -> Reference:  # fmt: skip
     """Run the Python program once for its output, then time it; a clear error for empty or failing Python."""
     if not source or not source.strip():
         raise BadInputError(f"{name}: the Python program is empty.")
@@ -297,7 +292,8 @@ def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 3
     if not res.ok:
         raise LLMKitError(f"{name}: the Python reference failed, {res.problem()}.")
     timing = time_command(python_command(path), runs=runs, warmup=0, timeout_s=timeout_s) if runs else None
-    return Reference(name, source, path, res.stdout, timing)
+    tol = FLOAT_TOLERANCE.get(name, 0.0) if float_tol is None else float_tol
+    return Reference(name, source, path, res.stdout, timing, tol)
 
 
 @dataclass
@@ -370,7 +366,7 @@ def convert(
         reply = chat_fn(model, messages, max_tokens=max_tokens, temperature=0.0)
         try:
             code = extract_cpp(reply.text)
-            compiled, correct, problem, binary = check_cpp(code, ref.output, timeout_s)
+            compiled, correct, problem, binary = check_cpp(code, ref.output, timeout_s, float_tol=ref.float_tol)
         except NoCodeError as err:
             code, compiled, correct, problem, binary = None, False, False, str(err), None
         result.attempts.append(
@@ -386,7 +382,7 @@ def convert(
 
 def human_conversion(ref: Reference, code: str) -> Conversion:
     """The hand-written C++ reference, checked the same way as the models' code."""
-    compiled, correct, problem, binary = check_cpp(code, ref.output)
+    compiled, correct, problem, binary = check_cpp(code, ref.output, float_tol=ref.float_tol)
     conv = Conversion(ref.name, "human reference (written by people)", binary=binary)
     conv.attempts.append(Attempt(0, code, compiled, correct, problem, 0, 0.0, 0.0))
     return conv
@@ -424,6 +420,9 @@ def results_row(ref: Reference, conv: Conversion) -> dict[str, Any]:
 # Programs: the two course programs (sized by profile) and HumanEval problems turned into printing programs
 # ----------------------------------------------------------------------------------------------------------------
 COURSE_PROGRAMS = {"pi_series": "pi_iterations", "max_subarray": "maxsub_n"}
+# How closely a translation's numbers must match: integers exactly; a float sum to a relative 1e-9, because adding the
+# same terms in another order (which fast C++ does) changes the last of the 12 printed decimals.
+FLOAT_TOLERANCE = {"pi_series": 1e-9}
 
 
 def course_program(name: str, n: int) -> tuple[str, str]:
@@ -504,3 +503,75 @@ def humaneval_programs(limit: int) -> dict[str, str]:
         if len(out) >= limit:
             break
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# A panel an instructor can drive live
+# ----------------------------------------------------------------------------------------------------------------
+def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str], rounds: int = 2,
+                  runs: int = 3) -> Any:  # fmt: skip
+    """Pick a program and a model; buttons run the Python, ask the model for C++ (with repairs), and run the C++."""
+    import ipywidgets as w
+
+    pick = w.Dropdown(options=list(programs), description="program")
+    model = w.Dropdown(options=list(models), description="model")
+    n_rounds = w.IntSlider(value=rounds, min=0, max=5, description="repairs")
+    source = w.Textarea(layout=w.Layout(width="100%", height="220px"))
+    cpp = w.Textarea(layout=w.Layout(width="100%", height="220px"), placeholder="C++ appears here")
+    log = w.Output(layout=w.Layout(border="1px solid #ccc"))
+    state: dict[str, Any] = {}
+
+    def load(*_: Any) -> None:
+        source.value = programs[pick.value][0]
+        cpp.value, state["ref"] = "", None
+
+    def run_python(*_: Any) -> None:
+        with log:
+            try:
+                state["ref"] = python_reference(pick.value, source.value, runs=runs)
+                print(f"Python printed:\n{state['ref'].output}timed: {state['ref'].timing}")
+            except LLMKitError as err:
+                print(f"⚠ {err}")
+
+    def do_convert(*_: Any) -> None:
+        with log:
+            if not state.get("ref"):
+                run_python()
+            if not state.get("ref"):
+                return
+            try:
+                conv = convert(model.value, state["ref"], rounds=n_rounds.value)
+            except LLMKitError as err:
+                print(f"⚠ {err}")
+                return
+            for a in conv.attempts:
+                print(f"round {a.round}: compiled={a.compiled} correct={a.correct} {a.problem.splitlines()[0] if a.problem else ''}")
+            cpp.value = next((a.code for a in reversed(conv.attempts) if a.code), "") or ""
+
+    def run_cpp(*_: Any) -> None:
+        with log:
+            if not state.get("ref"):
+                run_python()
+            if not state.get("ref") or not cpp.value.strip():
+                print("⚠ no C++ to run yet: convert first, or paste C++ into the box")
+                return
+            conv = time_conversion(human_conversion(state["ref"], cpp.value), runs=runs)
+            row = results_row(state["ref"], conv)
+            if conv.correct:
+                print(f"C++ output matches Python. C++ {conv.cpp_timing}; speed-up {row['speedup']:.1f}x")
+            else:
+                print(f"✗ {conv.attempts[0].problem}")
+
+    buttons = [w.Button(description=d) for d in ("Run Python", "Convert", "Run C++")]
+    for b, fn in zip(buttons, (run_python, do_convert, run_cpp)):
+        b.on_click(fn)
+    pick.observe(load, names="value")
+    load()
+    return w.VBox([w.HBox([pick, model, n_rounds]), w.HBox([source, cpp]), w.HBox(buttons), log])
+
+
+def results_path() -> Path:
+    """Where the week-5 comparison table is saved (week 6 turns its speed-ups into dollars)."""
+    from .paths import cache_dir
+
+    return cache_dir("week5") / "speedups.csv"

@@ -1,0 +1,59 @@
+"""Week 5 benchmark: every program through the pipeline on the current profile; table (CSV) and plot in build/.
+
+Target: the people-written C++ of the pi series runs at least 100x faster than CPython on this machine, measured in
+this run. Exit code 1 when it does not.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import matplotlib  # noqa: E402
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from utils import codegen as cg  # noqa: E402
+from utils import setup  # noqa: E402
+from utils.paths import ROOT  # noqa: E402
+
+TARGET = 100.0
+
+
+def main() -> int:
+    profile = setup()
+    sizes = {"pi_series": max(profile.size("pi_iterations"), 50_000_000), "max_subarray": profile.size("maxsub_n")}
+    runs, rows = profile.size("timing_runs"), []
+    for name, n in sizes.items():
+        py, cpp = cg.course_program(name, n)
+        ref = cg.python_reference(name, py, runs=runs)
+        rows.append({**cg.results_row(ref, cg.time_conversion(cg.human_conversion(ref, cpp), runs=runs)), "size": n})
+        for model in profile.chat_models:
+            conv = cg.time_conversion(cg.convert(model, ref, rounds=profile.size("repair_rounds")), runs=runs)
+            rows.append({**cg.results_row(ref, conv), "size": n})
+    table = pd.DataFrame(rows)
+    out = ROOT / "build" / "benchmarks"
+    out.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out / "week5_codegen.csv", index=False)
+    with pd.option_context("display.width", 200):
+        print(table.drop(columns=["last_problem"]).round(4).to_string(index=False))
+    ok = table[table["correct"]]
+    fig, ax = plt.subplots(figsize=(7, 3))
+    ax.barh(ok["program"] + " · " + ok["model"], ok["speedup"], color="seagreen")
+    ax.axvline(TARGET, color="red", ls="--", label=f"{TARGET:.0f}x target (pi series, human reference)")
+    ax.set(xscale="log", xlabel="speed-up over CPython")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "week5_codegen.png", dpi=120)
+    human_pi = table[(table["program"] == "pi_series") & table["model"].str.startswith("human")]["speedup"].iloc[0]
+    verdict = "meets" if human_pi >= TARGET else "MISSES"
+    print(f"\npi series, human reference: {human_pi:.0f}x over CPython ({verdict} the {TARGET:.0f}x target)")
+    print(f"wrote {out / 'week5_codegen.csv'} and {out / 'week5_codegen.png'}")
+    return 0 if human_pi >= TARGET else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
