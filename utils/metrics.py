@@ -82,3 +82,10 @@ def surprise_html(surprises: list[tuple[str, float]], max_bits: float = 12.0) ->
         text = html.escape(piece).replace("\n", "↵<br>")
         spans.append(f'<span title="{title}" style="background:{colour};padding:1px 0">{text}</span>')
     return '<div style="font-family:monospace;line-height:1.8">' + "".join(spans) + "</div>"
+
+
+def bits_per_character(mean_loss: float, tokens: int, characters: int) -> float:
+    """Total surprise in bits divided by characters: comparable across tokenizers, unlike per-token perplexity."""
+    if characters <= 0:
+        raise BadInputError("characters must be positive.")
+    return mean_loss * tokens / math.log(2) / characters
