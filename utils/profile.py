@@ -54,7 +54,7 @@ SIZES: dict[str, dict[str, int]] = {
         "repair_rounds": 2,
         "humaneval_problems": 3,
         "few_shot_max_k": 16,
-        "train_steps": 60,
+        "train_steps": 30,
     },
     "full": {
         "price_train_items": 8000,
