@@ -1,0 +1,90 @@
+"""Week 6: price predictors built from a chat model: zero-shot, few-shot (long context) and RAG prompts."""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from statistics import mean
+from typing import Any, Callable, Sequence
+
+from .errors import BadInputError, ContextTooLongError
+from .llm import ChatResult, chat, cost_usd
+from .prices import Item
+
+SYSTEM = "You estimate the price of products. Answer with the price only, for example: $45."
+Messages = list[dict[str, str]]
+
+
+def zero_shot_messages(item: Item) -> Messages:
+    """The system prompt and the description: no examples."""
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": item.text}]
+
+
+def example_turns(examples: Sequence[Item]) -> Messages:
+    """Examples as earlier turns of the chat: the description, then the price answered in the wanted format."""
+    turns: Messages = []
+    for ex in examples:
+        turns += [{"role": "user", "content": ex.text}, {"role": "assistant", "content": f"${round(ex.price)}"}]
+    return turns
+
+
+def few_shot_messages(item: Item, examples: Sequence[Item], limit: int | None = None,
+                      count_tokens: Callable[[Messages], int] | None = None) -> Messages:  # fmt: skip
+    """System prompt, examples, then the item; the examples furthest from the question are dropped to fit `limit`."""
+    examples = list(examples)
+    while True:
+        messages = [{"role": "system", "content": SYSTEM}, *example_turns(examples),
+                    {"role": "user", "content": item.text}]  # fmt: skip
+        if limit is None or count_tokens is None or count_tokens(messages) <= limit:
+            return messages
+        if not examples:
+            raise ContextTooLongError(f"Even with no examples the prompt takes more than {limit} tokens.")
+        examples.pop(0)
+
+
+@dataclass
+class ChatPredictor:
+    """An item -> reply function backed by a chat model, recording every call's tokens, time and cost."""
+
+    model: str
+    build: Callable[[Item], Messages]
+    max_tokens: int = 10
+    calls: list[ChatResult] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, item: Item) -> str:
+        result = chat(self.model, self.build(item), max_tokens=self.max_tokens, temperature=0.0)
+        with self._lock:
+            self.calls.append(result)
+        return result.text
+
+    def stats(self, priced_as: str | None = None) -> dict[str, float]:
+        """Mean tokens in/out and latency per call, and dollars per 1,000 predictions (at another model's prices)."""
+        if not self.calls:
+            raise BadInputError("No calls recorded yet: run the predictor through the harness first.")
+        n_in = mean(c.input_tokens or 0 for c in self.calls)
+        n_out = mean(c.output_tokens for c in self.calls)
+        price_model = priced_as or self.model
+        per_call = cost_usd(price_model, int(n_in), int(n_out))
+        return {"input_tokens": n_in, "output_tokens": n_out, "latency_s": mean(c.latency_s for c in self.calls),
+                "cost_per_1k": None if per_call is None else per_call * 1000}  # fmt: skip
+
+
+def nearest_neighbour_predictor(store: Any, train: Sequence[Item], k: int = 1) -> Callable[[Item], float]:
+    """No LLM: the mean price of the k most similar training items (the baseline RAG must beat)."""
+
+    def predict(item: Item) -> float:
+        _, idx = store.search([item.text], k)
+        return float(mean(train[i].price for i in idx[0]))
+
+    return predict
+
+
+def rag_messages(store: Any, train: Sequence[Item], k: int = 4) -> Callable[[Item], Messages]:
+    """A prompt builder that puts the k most similar training items (with prices) before the question."""
+
+    def build(item: Item) -> Messages:
+        _, idx = store.search([item.text], k)
+        similar = [train[i] for i in reversed(idx[0])]  # the most similar right before the question
+        return few_shot_messages(item, similar)
+
+    return build
