@@ -165,8 +165,8 @@ def record(report: Report, family: str, profile: str, cost_per_1k: float | None 
         "when": dt.datetime.now().isoformat(timespec="seconds"),
     }  # fmt: skip
     table = read_results(path)
-    keep = ~((table["approach"] == report.name) & (table["profile"] == profile)) if len(table) else []
-    table = pd.concat([table[keep] if len(table) else table, pd.DataFrame([row])], ignore_index=True)
+    table = table[~((table["approach"] == report.name) & (table["profile"] == profile))]
+    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return table

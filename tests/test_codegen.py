@@ -1,0 +1,119 @@
+import sys
+from types import SimpleNamespace
+
+import pytest
+
+from utils import codegen as cg
+from utils.errors import BadInputError, LLMKitError
+
+HELLO = '#include <cstdio>\nint main() { std::printf("%d\\n", 6 * 7); }\n'
+
+
+@pytest.mark.parametrize("reply", [
+    f"Here you go:\n```cpp\n{HELLO}```\nThis is fast.",
+    f"```c++\n{HELLO}```",
+    f"```\n{HELLO}```",
+    f"Sure. {HELLO}",
+    f"```python\nprint(42)\n```\n```cpp\n{HELLO}```",
+    f"```cpp\n{HELLO}",  # unterminated fence
+])
+def test_extract_cpp_from_many_reply_shapes(reply):
+    assert cg.extract_cpp(reply).strip() == HELLO.strip()
+
+
+@pytest.mark.parametrize("reply", ["", "   ", "I would explain it in words.", "```python\nprint(1)\n```"])
+def test_reply_without_cpp_is_a_clear_error(reply):
+    with pytest.raises(cg.NoCodeError, match="C\\+\\+|empty"):
+        cg.extract_cpp(reply)
+
+
+def test_normalisation_drops_timing_lines_only():
+    out = "Result: 3.14\nExecution Time: 0.5 seconds\nElapsed time 3ms\ndone  \n\n"
+    assert cg.normalise_output(out) == "Result: 3.14\ndone"
+    assert cg.outputs_match("a 1\nExecution Time: 9", "a 1\nExecution Time: 0.001\n")
+    assert not cg.outputs_match("a 1", "a 2")
+
+
+def test_float_tolerance_is_relative_and_explicit():
+    assert not cg.outputs_match("pi 3.141592653590", "pi 3.141592653591")
+    assert cg.outputs_match("pi 3.141592653590", "pi 3.141592653591", float_tol=1e-9)
+    assert not cg.outputs_match("pi 3.14", "pi 3.15", float_tol=1e-9)
+    assert not cg.outputs_match("pi 3.14", "tau 3.14", float_tol=1e-9)
+
+
+def test_compile_errors_are_readable():
+    res = cg.compile_cpp("int main() { return missing; }")
+    assert not res.ok and "main.cpp" in res.errors and "missing" in res.errors and "/tmp" not in res.errors
+
+
+def test_timeout_and_memory_limit():
+    loop = cg.compile_cpp("int main(){ volatile unsigned long x = 0; while (true) ++x; }")
+    hog = cg.compile_cpp("#include <vector>\nint main(){ std::vector<std::vector<char>> v; "
+                         "while (true) v.emplace_back(1 << 20, 1); }")
+    slow = cg.run_limited([str(loop.binary)], timeout_s=0.5)
+    big = cg.run_limited([str(hog.binary)], timeout_s=20, memory_mb=200)
+    assert slow.timed_out and "time limit" in slow.problem()
+    assert big.out_of_memory and "memory" in big.problem()
+    py = cg.run_limited([sys.executable, "-c", "x = bytearray(400 * 1024 * 1024)"], memory_mb=200)
+    assert py.out_of_memory
+
+
+def test_untrusted_code_gets_no_secrets(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
+    res = cg.run_limited([sys.executable, "-c", "import os; print(sorted(os.environ))"])
+    assert "OPENAI_API_KEY" not in res.stdout and res.ok
+
+
+def test_round_trip_compile_verify_time():
+    py = "import time\ns = sum(i * i for i in range(300000))\nprint('sum', s)\nprint('Execution Time: 0.1')\n"
+    cpp = ('#include <cstdio>\nint main(){ long long s = 0; for (long long i = 0; i < 300000; ++i) s += i * i;\n'
+           'std::printf("sum %lld\\n", s); std::printf("Execution Time: 0.0\\n"); }\n')
+    ref = cg.python_reference("squares", py, runs=2)
+    conv = cg.time_conversion(cg.human_conversion(ref, cpp), runs=2)
+    row = cg.results_row(ref, conv)
+    assert conv.correct and row["speedup"] > 1 and len(conv.cpp_timing.runs) == 2
+
+
+def test_wrong_output_is_reported_as_a_diff():
+    ref = cg.python_reference("p", "print(41)\n", runs=0)
+    conv = cg.human_conversion(ref, HELLO)
+    assert not conv.correct and "-41" in conv.attempts[0].problem and "+42" in conv.attempts[0].problem
+
+
+@pytest.mark.parametrize("source, fragment", [("", "empty"), ("raise SystemExit(3)", "failed"),
+                                              ("print(1/0)", "ZeroDivisionError")])
+def test_bad_python_gives_a_clear_message(source, fragment):
+    with pytest.raises(LLMKitError, match=fragment):
+        cg.python_reference("bad", source, runs=0)
+
+
+def test_repair_loop_records_every_round():
+    """A scripted responder (a test double, not a model) checks the loop: broken code first, then a fix."""
+    replies = iter(["no code, sorry", "```cpp\nint main() { return oops; }\n```", f"```cpp\n{HELLO}```"])
+    seen = []
+
+    def scripted(model, messages, **kw):
+        seen.append(messages[-1]["content"])
+        return SimpleNamespace(text=next(replies), input_tokens=10, output_tokens=5, cost_usd=0.0, latency_s=0.1)
+
+    ref = cg.python_reference("p", "print(42)\n", runs=0)
+    conv = cg.convert("test/double", ref, rounds=3, chat_fn=scripted)
+    assert [a.correct for a in conv.attempts] == [False, False, True] and conv.correct
+    assert "no C++" in seen[1] and "oops" in seen[2]
+
+
+def test_course_programs_and_sizes():
+    py, cpp = cg.course_program("pi_series", 1000)
+    assert "calculate(1_000, 4, 1)" in py and "1000LL" in cpp
+    with pytest.raises(BadInputError):
+        cg.course_program("pi_series", 0)
+    with pytest.raises(BadInputError):
+        cg.course_program("fizzbuzz", 10)
+
+
+def test_humaneval_problems_become_printing_programs():
+    progs = cg.humaneval_programs(2)
+    assert len(progs) == 2
+    name, src = next(iter(progs.items()))
+    ref = cg.python_reference(name, src, runs=0)
+    assert len(ref.output.splitlines()) == src.count("print(_show(")

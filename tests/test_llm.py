@@ -1,0 +1,140 @@
+"""The chat client: against the real local model server, and against a loopback server that misbehaves on purpose."""
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from utils import llm
+from utils.errors import (BadInputError, ContextTooLongError, MissingKeyError, RateLimitedError,
+                          ServerUnreachableError, UnknownModelError)
+
+MODEL = "local/smollm2"
+
+
+def test_chat_with_the_real_local_model():
+    r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
+    assert r.text.strip() and r.input_tokens > 10 and 0 < r.output_tokens <= 8
+    assert r.latency_s > 0 and r.cost_usd == 0.0 and r.tokens_per_s > 0
+    assert "local/smollm2" in r.summary()
+
+
+def test_streaming_gives_pieces_and_time_to_first_token():
+    pieces = []
+    r = llm.chat(MODEL, [{"role": "user", "content": "Count from 1 to 5."}], stream=True, max_tokens=20,
+                 on_token=pieces.append)
+    assert "".join(pieces).strip() == r.text.strip() and len(pieces) > 2
+    assert 0 < r.ttft_s <= r.latency_s and r.output_tokens > 2
+
+
+def test_context_too_long_is_one_clear_error():
+    with pytest.raises(ContextTooLongError, match="context window"):
+        llm.chat(MODEL, "word " * (llm.LOCAL_CONTEXT + 500), max_tokens=4)
+
+
+def test_cost_comes_from_the_price_table():
+    price_in, price_out = llm.price_per_million("openai/gpt-4o-mini")
+    assert price_in > 0 and price_out > price_in
+    assert llm.cost_usd("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(price_in)
+    assert llm.cost_usd("openai/no-such-model", 10, 10) is None
+    assert llm.cost_usd("local/smollm2", 10_000, 10_000) == 0
+
+
+@pytest.mark.parametrize("model, fragment", [
+    ("smollm2", "provider prefix"), ("opnai/gpt-4o", "Did you mean openai"), ("local/smollm3", "local/smollm2"),
+])
+def test_unknown_models_list_close_names(model, fragment):
+    with pytest.raises(UnknownModelError, match=fragment):
+        llm.chat(model, "hi")
+
+
+def test_missing_key_names_the_variable(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
+        llm.chat("openai/gpt-4o-mini", "hi")
+
+
+@pytest.mark.parametrize("messages", ["", "   ", [], [{"role": "robot", "content": "x"}], [{"content": "x"}]])
+def test_bad_messages_are_clear_errors(messages):
+    with pytest.raises(BadInputError):
+        llm.chat(MODEL, messages)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A loopback server that answers with chosen HTTP statuses (a misbehaving provider)
+# ---------------------------------------------------------------------------------------------------------------
+COMPLETION = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
+              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+              "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+
+
+@pytest.fixture
+def flaky(monkeypatch):
+    statuses, seen = [], []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.headers.get("Authorization"), body))
+            status = statuses.pop(0) if statuses else 200
+            payload = COMPLETION if status == 200 else {"error": {"message": f"status {status}", "type": "x"}}
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    monkeypatch.setitem(llm.PROVIDERS, "flaky", llm.Provider(url, ("FLAKY_API_KEY",), None))
+    monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-0123456789abcdefghij")
+    yield statuses, seen
+    server.shutdown()
+
+
+def test_rate_limit_is_retried_then_succeeds(flaky):
+    statuses, seen = flaky
+    statuses += [429, 503]
+    r = llm.chat("flaky/m", "hi", base_delay_s=0.01)
+    assert r.text == "ok" and len(seen) == 3
+
+
+def test_rate_limit_gives_up_with_a_clear_error(flaky):
+    statuses, seen = flaky
+    statuses += [429] * 10
+    with pytest.raises(RateLimitedError, match="after 3 tries"):
+        llm.chat("flaky/m", "hi", retries=2, base_delay_s=0.01)
+    assert len(seen) == 3
+
+
+def test_rejected_key_is_named_but_never_shown(flaky):
+    statuses, _ = flaky
+    statuses.append(401)
+    with pytest.raises(MissingKeyError, match="FLAKY_API_KEY") as err:
+        llm.chat("flaky/m", "hi")
+    assert "sk-flaky" not in str(err.value)
+
+
+def test_unreachable_server(monkeypatch):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setitem(llm.PROVIDERS, "ollama", llm.Provider(f"http://127.0.0.1:{port}/v1", (), None))
+    with pytest.raises(ServerUnreachableError, match="ollama serve"):
+        llm.chat("ollama/llama3.2", "hi", retries=1, base_delay_s=0.01)
+
+
+def test_backoff_grows_and_is_capped():
+    delays = [llm.backoff_delay(a, base_s=1, cap_s=8) for a in range(8)]
+    assert all(0.5 <= d <= 12 for d in delays) and delays[-1] <= 12 and delays[0] <= 1.5
+
+
+def test_redact_hides_keys():
+    assert "sk-" not in llm.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
+    assert llm.redact("nothing secret") == "nothing secret"

@@ -1,0 +1,41 @@
+"""Notebooks are committed clean, start with the set-up cell, and each week has one."""
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(ROOT.glob("week*/*.ipynb"))
+
+
+def test_every_week_has_a_notebook():
+    assert {p.parent.name for p in NOTEBOOKS} == {"week4", "week5", "week6", "week7"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_clean(path):
+    nb = json.loads(path.read_text())
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), "outputs or counts left in"
+    assert "widgets" not in nb["metadata"]
+    text = path.read_text()
+    for machine_path in ("/work/", "/home/", "/root/", "C:\\\\Users"):
+        assert machine_path not in text, f"machine path {machine_path} in {path.name}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_nbstripout_finds_nothing_to_strip(path):
+    exe = shutil.which("nbstripout") or str(Path(sys.executable).parent / "nbstripout")
+    assert subprocess.run([exe, "--verify", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_title_then_setup_then_exercises(path):
+    cells = json.loads(path.read_text())["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# Week")
+    first_code = next(c for c in cells if c["cell_type"] == "code")
+    assert "profile = setup()" in "".join(first_code["source"])
+    assert "Exercises" in "".join(cells[-1]["source"])
