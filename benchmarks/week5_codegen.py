@@ -31,7 +31,7 @@ def main() -> int:
         py, cpp = cg.course_program(name, n)
         ref = cg.python_reference(name, py, runs=runs)
         rows.append({**cg.results_row(ref, cg.time_conversion(cg.human_conversion(ref, cpp), runs=runs)), "size": n})
-        for model in profile.chat_models:
+        for model in profile.code_models:
             conv = cg.time_conversion(cg.convert(model, ref, rounds=profile.size("repair_rounds")), runs=runs)
             rows.append({**cg.results_row(ref, conv), "size": n})
     table = pd.DataFrame(rows)

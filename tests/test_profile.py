@@ -21,7 +21,7 @@ def test_no_key_means_offline(clean_env):
 def test_a_key_means_full_and_is_never_shown(clean_env):
     clean_env.setenv("OPENAI_API_KEY", "sk-test-secret-value-1234567890abcdef")
     p = prof.get_profile()
-    assert p.name == "full" and "openai/gpt-4o-mini" in p.chat_models
+    assert p.name == "full" and "openai/gpt-4o-mini" in p.chat_models and p.code_models == p.chat_models
     text = prof.banner(p) + p.reason
     assert "OPENAI_API_KEY" in text and "sk-test-secret" not in text
 
@@ -48,3 +48,9 @@ def test_setup_goes_offline_and_prints_banner(clean_env, capsys):
 def test_sizes_are_defined_for_both_profiles():
     assert prof.SIZES["offline"].keys() == prof.SIZES["full"].keys()
     assert all(prof.SIZES["offline"][k] <= prof.SIZES["full"][k] for k in prof.SIZES["offline"])
+
+
+def test_openrouter_adds_an_open_coder_model_for_week5(clean_env):
+    clean_env.setenv("OPENROUTER_API_KEY", "sk-or-x")
+    p = prof.get_profile()
+    assert prof.FULL_CODER_MODEL in p.code_models and prof.FULL_CODER_MODEL not in p.chat_models

