@@ -27,6 +27,11 @@ def test_reply_without_cpp_is_a_clear_error(reply):
         cg.extract_cpp(reply)
 
 
+def test_python_instead_of_cpp_is_named():
+    with pytest.raises(cg.NoCodeError, match="Python code, not C\\+\\+"):
+        cg.extract_cpp("```python\nprint(1)\n```")
+
+
 def test_normalisation_drops_timing_lines_only():
     out = "Result: 3.14\nExecution Time: 0.5 seconds\nElapsed time 3ms\ndone  \n\n"
     assert cg.normalise_output(out) == "Result: 3.14\ndone"

@@ -31,3 +31,12 @@ def test_chat_template_and_fit_to_context():
     assert tokens.chat_tokens(kept) <= 250 and kept[0] == chat[0] and kept[-1] == chat[-1] and len(kept) < len(chat)
     with pytest.raises(ContextTooLongError):
         tokens.fit_to_context([{"role": "user", "content": "long " * 500}], limit=100)
+
+
+def test_llama3_chat_format_uses_single_special_tokens():
+    chat = [{"role": "user", "content": "Hi there"}]
+    text = tokens.render_llama3_chat(chat)
+    assert text.startswith("<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi there<|eot_id|>")
+    # begin + (header start, role, header end, blank line) x2 + content + eot: special tokens are one id each
+    assert tokens.llama3_chat_tokens(chat) == 1 + 4 + 2 + 1 + 4
+    assert tokens.get_tokenizer("llama3").count("<|eot_id|>") > 1  # as plain text it is several tokens

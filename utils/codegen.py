@@ -78,6 +78,10 @@ def extract_cpp(reply: str) -> str:
     start = reply.find("#include")
     if start >= 0:
         return reply[start:].strip() + "\n"
+    if any(lang in ("python", "py") for lang, _ in blocks):
+        raise NoCodeError(
+            "The model's reply has Python code, not C++: it repeated the program instead of translating it."
+        )
     raise NoCodeError("The model's reply has no C++ code (no ```cpp block and no #include): ask again or repair.")
 
 

@@ -36,7 +36,7 @@ def get_tokenizer(name: str) -> Tokenizer:
         import quicktok
 
         enc = quicktok.get_encoding(QUICKTOK[name])
-        return Tokenizer(name, lambda t: list(enc.encode(t)), lambda ids: enc.decode(list(ids)))
+        return Tokenizer(name, lambda t: list(enc.encode_ordinary(t)), lambda ids: enc.decode(list(ids)))
     if name == "smollm2":
         tok = smollm2_tokenizer()
         return Tokenizer(name, lambda t: tok.encode(t, add_special_tokens=False), lambda ids: tok.decode(ids))
@@ -68,6 +68,30 @@ def render_chat(messages: list[dict[str, str]], tokenizer: Any = None, add_gener
     """The one long text a chat model really sees for a conversation (its chat template applied)."""
     tok = tokenizer or smollm2_tokenizer()
     return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+# Llama 3's published chat format (header tokens around each role, <|eot_id|> after each turn), for when the
+# gated Hugging Face tokenizer and its template are not available; token ids come from quicktok's Llama 3 vocabulary.
+LLAMA3_CHAT_TEMPLATE = (
+    "<|begin_of_text|>{% for m in messages %}<|start_header_id|>{{ m['role'] }}<|end_header_id|>\n\n"
+    "{{ m['content'] | trim }}<|eot_id|>{% endfor %}"
+    "{% if add_generation_prompt %}<|start_header_id|>assistant<|end_header_id|>\n\n{% endif %}"
+)
+
+
+def render_llama3_chat(messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
+    """A conversation in Llama 3's chat format."""
+    import jinja2
+
+    template = jinja2.Environment(autoescape=False).from_string(LLAMA3_CHAT_TEMPLATE)
+    return template.render(messages=messages, add_generation_prompt=add_generation_prompt)
+
+
+def llama3_chat_tokens(messages: list[dict[str, str]]) -> int:
+    """Tokens a conversation takes for Llama 3, special tokens counted as one each."""
+    import quicktok
+
+    return len(quicktok.get_encoding("llama3").encode_with_special_tokens(render_llama3_chat(messages)))
 
 
 def chat_tokens(messages: list[dict[str, str]], tokenizer: Any = None) -> int:
