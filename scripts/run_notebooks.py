@@ -16,7 +16,8 @@ BUILD = ROOT / "build"
 def run(path: Path, timeout_s: int = 1200) -> tuple[bool, float, str]:
     """Execute one notebook in its own folder; save the executed copy under build/ even when a cell fails."""
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}})
+    resources = {"metadata": {"path": str(path.parent)}}
+    client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3", resources=resources)
     start = time.perf_counter()
     ok, error = True, ""
     try:

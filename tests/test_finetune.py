@@ -32,7 +32,7 @@ def tiny_model(tok):
 
 def test_prompt_is_masked_and_only_the_price_is_learned(tok):
     ex, cut = ft.encode_example(tok, ITEMS[0], max_length=128)
-    learned = [t for t, l in zip(ex["input_ids"], ex["labels"]) if l != -100]
+    learned = [t for t, label in zip(ex["input_ids"], ex["labels"]) if label != -100]
     assert not cut and tok.decode(learned).startswith(ITEMS[0].completion())
     n_prompt = len(tok(ITEMS[0].prompt(), add_special_tokens=False)["input_ids"])
     assert ex["labels"][:n_prompt] == [-100] * n_prompt and len(ex["labels"]) == len(ex["input_ids"])

@@ -7,8 +7,14 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from utils import llm
-from utils.errors import (BadInputError, ContextTooLongError, MissingKeyError, RateLimitedError,
-                          ServerUnreachableError, UnknownModelError)
+from utils.errors import (
+    BadInputError,
+    ContextTooLongError,
+    MissingKeyError,
+    RateLimitedError,
+    ServerUnreachableError,
+    UnknownModelError,
+)
 
 MODEL = "local/smollm2"
 

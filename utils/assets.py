@@ -37,8 +37,8 @@ def arena_scores() -> dict[str, Any]:
 
 
 @lru_cache(maxsize=4)
-def load_causal_lm(model_id: str | None = None, dtype: str = "float32") -> tuple[Any, Any]:
-    """(tokenizer, model) for the profile's Hugging Face model; offline: SmolLM2 from its GGUF, cached as safetensors."""
+def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
+    """(tokenizer, model) for the profile's model; offline: SmolLM2 from its GGUF, cached as safetensors."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model_id is None or model_id.startswith("SmolLM2-135M"):
@@ -57,6 +57,7 @@ def load_causal_lm(model_id: str | None = None, dtype: str = "float32") -> tuple
         import torch
 
         token = os.environ.get("HF_TOKEN")
+        dtype = dtype or ("bfloat16" if torch.cuda.is_available() else "float32")
         try:
             tok = AutoTokenizer.from_pretrained(model_id, token=token)
             model = AutoModelForCausalLM.from_pretrained(

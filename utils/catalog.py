@@ -1,7 +1,6 @@
 """Week 4: the model catalogue as a table, filters, costs, leaderboards and a shortlist."""
 from __future__ import annotations
 
-import datetime as dt
 import re
 from importlib.metadata import version
 from typing import Any
@@ -101,12 +100,12 @@ def filter_models(
             out = out[out[col] <= value]
     if cutoff_after:
         try:
-            date = dt.date.fromisoformat(str(cutoff_after)[:10]) if len(str(cutoff_after)) >= 10 else None
-            date = date or dt.date.fromisoformat(f"{cutoff_after}-01")
+            date = pd.Timestamp(str(cutoff_after))
         except ValueError:
-            raise BadInputError(f"cutoff_after must be a date like '2024-06' or '2024-06-30', got {cutoff_after!r}.")
-        cut = pd.to_datetime(out["knowledge_cutoff"], errors="coerce")
-        out = out[cut > pd.Timestamp(date)]
+            raise BadInputError(
+                f"cutoff_after must be a date like '2024-06' or '2024-06-30', got {cutoff_after!r}."
+            ) from None
+        out = out[pd.to_datetime(out["knowledge_cutoff"], errors="coerce") > date]
     if licence:
         allowed = known_licences(df)
         if licence not in allowed:

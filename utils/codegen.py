@@ -549,7 +549,8 @@ def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str]
                 print(f"⚠ {err}")
                 return
             for a in conv.attempts:
-                print(f"round {a.round}: compiled={a.compiled} correct={a.correct} {a.problem.splitlines()[0] if a.problem else ''}")
+                why = a.problem.splitlines()[0] if a.problem else ""
+                print(f"round {a.round}: compiled={a.compiled} correct={a.correct} {why}")
             cpp.value = next((a.code for a in reversed(conv.attempts) if a.code), "") or ""
 
     def run_cpp(*_: Any) -> None:

@@ -126,22 +126,23 @@ def evaluate(
     if not items:
         raise BadInputError("There are no test items: build the data set first.")
 
+    failures: list[str] = []
+
     def safe(item: Any) -> float | None:
         try:
             return parse_price(predictor(item))
         except Exception as err:  # a predictor's failure on one item is a miss, not a crash
-            safe.failures.append(f"{type(err).__name__}: {str(err)[:120]}")
+            failures.append(f"{type(err).__name__}: {str(err)[:120]}")
             return None
 
-    safe.failures = []  # type: ignore[attr-defined]
     start = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
     report = score(name, [it.price for it in items], guesses, time.perf_counter() - start,
                    [it.title for it in items])  # fmt: skip
-    if safe.failures:  # type: ignore[attr-defined]
-        report.extra["failures"] = safe.failures  # type: ignore[attr-defined]
-        print(f"{name}: {len(safe.failures)} predictions raised, e.g. {safe.failures[0]}")  # type: ignore[attr-defined]
+    if failures:
+        report.extra["failures"] = failures
+        print(f"{name}: {len(failures)} predictions raised, e.g. {failures[0]}")
     return report
 
 

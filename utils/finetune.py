@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import torch
+from transformers import TrainerCallback
 
 from .errors import BadInputError, LLMKitError
 from .paths import cache_dir
@@ -45,7 +46,7 @@ class FineTuneConfig:
     save_steps: int = 20
     run_name: str = "price-lora"
 
-    def validate(self) -> "FineTuneConfig":
+    def validate(self) -> FineTuneConfig:
         """Check every field; a BadInputError says which one is wrong and what is allowed."""
         problems = []
         if self.base not in BASE_MODELS:
@@ -188,20 +189,17 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     return get_peft_model(model, lora)
 
 
-class StopAtStep:
-    """A Trainer callback that stops training after a given step, as an interruption would."""
+class StopAtStep(TrainerCallback):
+    """A Trainer callback that stops training (saving a checkpoint) after a given step, as an interruption would."""
 
-    def __new__(cls, step: int) -> Any:
-        from transformers import TrainerCallback
+    def __init__(self, step: int):
+        self.step = step
 
-        class _Stop(TrainerCallback):
-            def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
-                if state.global_step >= step:
-                    control.should_save = True
-                    control.should_training_stop = True
-                return control
-
-        return _Stop()
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        if state.global_step >= self.step:
+            control.should_save = True
+            control.should_training_stop = True
+        return control
 
 
 def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, callbacks: list | None = None) -> Any:

@@ -180,7 +180,7 @@ class LocalServer:
         self.log = cache_dir("logs") / f"llama-server-{alias}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 120.0) -> "LocalServer":
+    def start(self, timeout_s: float = 120.0) -> LocalServer:
         """Start the server and wait until it answers; a clear error with its log tail if it does not."""
         cmd = [
             sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--model_alias", self.alias,

@@ -31,9 +31,13 @@ def cross_entropy_by_hand(logits: torch.Tensor, input_ids: torch.Tensor) -> torc
     return -true_log_p.mean()
 
 
+def _device(model: Any) -> torch.device:
+    return getattr(model, "device", None) or next(model.parameters()).device
+
+
 def token_surprises(model: Any, tokenizer: Any, text: str) -> list[tuple[str, float]]:
     """Each token of text with its surprise in bits (-log2 p) under the model; the first token has none."""
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(_device(model))
     if ids.shape[1] < 2:
         raise BadInputError("Give at least two tokens of text to measure surprise.")
     with torch.no_grad():
@@ -50,7 +54,7 @@ def sliding_window_loss(
     """(mean loss, tokens scored) over up to max_tokens of text, each window scoring only tokens not scored before."""
     if stride < 1 or window < 2 or stride > window:
         raise BadInputError("Need window >= 2 and 1 <= stride <= window.")
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"][:, :max_tokens]
+    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"][:, :max_tokens].to(_device(model))
     n = ids.shape[1]
     if n < 2:
         raise BadInputError("The text is too short to measure: it has fewer than two tokens.")

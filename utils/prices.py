@@ -120,7 +120,8 @@ def amazon_raw_items(categories: Iterable[str] = ("Appliances", "Musical_Instrum
                 details = m.get("details") or {}
                 details = json.loads(details) if isinstance(details, str) else details
                 parts = [*(m.get("features") or []), *(m.get("description") or [])]
-                parts += [f"{k}: {v}" for k, v in details.items() if k not in ("Best Sellers Rank", "Date First Available")]
+                skip = ("Best Sellers Rank", "Date First Available")
+                parts += [f"{k}: {v}" for k, v in details.items() if k not in skip]
                 rows.append({"source": cat, "price": m.get("price"), "title": m.get("title") or "",
                              "text": f"{m.get('title') or ''}\n" + "\n".join(map(str, parts))})  # fmt: skip
     return rows

@@ -181,5 +181,5 @@ def banner(profile: Profile) -> str:
         f"  local model : {profile.hf_model}",
     ]
     if profile.offline:
-        lines.append("  offline: real small models loaded from installed packages; nothing is downloaded, no key needed.")
+        lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any, Callable, Iterable
 
 from .errors import BadInputError, ContextTooLongError
@@ -29,7 +29,7 @@ class Tokenizer:
         return [self.decode([i]) for i in self.encode(text)]
 
 
-@lru_cache(maxsize=None)
+@cache
 def get_tokenizer(name: str) -> Tokenizer:
     """One of TOKENIZERS, loaded from installed packages."""
     if name in QUICKTOK:
