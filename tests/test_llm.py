@@ -99,7 +99,7 @@ def flaky(monkeypatch):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     monkeypatch.setitem(llm.PROVIDERS, "flaky", llm.Provider(url, ("FLAKY_API_KEY",), None))
-    monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-0123456789abcdefghij")
+    monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
     yield statuses, seen
     server.shutdown()
 

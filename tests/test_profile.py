@@ -19,7 +19,7 @@ def test_no_key_means_offline(clean_env):
 
 
 def test_a_key_means_full_and_is_never_shown(clean_env):
-    clean_env.setenv("OPENAI_API_KEY", "sk-test-secret-value-1234567890abcdef")
+    clean_env.setenv("OPENAI_API_KEY", "sk-test-secret-value")
     p = prof.get_profile()
     assert p.name == "full" and "openai/gpt-4o-mini" in p.chat_models and p.code_models == p.chat_models
     text = prof.banner(p) + p.reason
