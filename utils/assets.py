@@ -30,10 +30,42 @@ def smollm2_gguf() -> Path:
     return path
 
 
+CORPORA = {  # text that ships in installed packages: (package file, characters kept)
+    "english_news": ("lee_background.cor", 6000),  # gensim's Lee news corpus
+    "russian_novel": ("crime-and-punishment.txt", None),  # an excerpt of Crime and Punishment, in Russian
+}
+
+
+def corpus(name: str) -> str:
+    """A real text from gensim's test data, by name (see CORPORA)."""
+    from gensim.test.utils import datapath
+
+    if name not in CORPORA:
+        raise LLMKitError(f"Unknown corpus {name!r}; choose one of {', '.join(CORPORA)}.")
+    filename, chars = CORPORA[name]
+    return Path(datapath(filename)).read_text(encoding="utf-8")[:chars]
+
+
 def arena_scores() -> dict[str, Any]:
     """The Arena leaderboard snapshot (text, coding, vision Elo scores) shipped by llm-bench-cost."""
     path = package_dir("llmcost", "llm-bench-cost with --no-deps") / "pricing" / "data" / "arena_scores.json"
     return json.loads(path.read_text())
+
+
+def smollm2_folder() -> Path:
+    """SmolLM2 as a plain transformers folder (safetensors, tokenizer, chat template), converted from GGUF once."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    saved = cache_dir("models") / "smollm2-135m-instruct"
+    if not (saved / "config.json").exists():
+        gguf = smollm2_gguf()
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model.hf_quantizer = None  # weights are dequantised to fp32 on load; save them as plain safetensors
+        model.config.quantization_config = None
+        tok.save_pretrained(saved)
+        model.save_pretrained(saved)
+    return saved
 
 
 @lru_cache(maxsize=4)
@@ -42,15 +74,7 @@ def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tup
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model_id is None or model_id.startswith("SmolLM2-135M"):
-        saved = cache_dir("models") / "smollm2-135m-instruct"
-        if not (saved / "config.json").exists():
-            gguf = smollm2_gguf()
-            tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
-            model.hf_quantizer = None  # weights are dequantised to fp32 on load; save them as plain safetensors
-            model.config.quantization_config = None
-            tok.save_pretrained(saved)
-            model.save_pretrained(saved)
+        saved = smollm2_folder()
         tok = AutoTokenizer.from_pretrained(saved)
         model = AutoModelForCausalLM.from_pretrained(saved)
     else:

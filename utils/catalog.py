@@ -26,10 +26,10 @@ def catalog_source() -> str:
 
 def load_catalog(first_party_only: bool = True) -> pd.DataFrame:
     """Every model in the models-dev table as one row: prices, limits, dates, open weights, abilities."""
-    from .llm import _catalog_raw
+    from .llm import models_dev_table
 
     rows = []
-    for provider_id, provider in _catalog_raw().items():
+    for provider_id, provider in models_dev_table().items():
         if first_party_only and provider_id not in FIRST_PARTY:
             continue
         for model_id, m in provider.get("models", {}).items():

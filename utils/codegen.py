@@ -384,12 +384,17 @@ def convert(
     return result
 
 
-def human_conversion(ref: Reference, code: str) -> Conversion:
-    """The hand-written C++ reference, checked the same way as the models' code."""
+def check_conversion(ref: Reference, code: str, label: str) -> Conversion:
+    """C++ from anywhere (a person, a pasted answer) checked the same way as the models' code."""
     compiled, correct, problem, binary = check_cpp(code, ref.output, float_tol=ref.float_tol)
-    conv = Conversion(ref.name, "human reference (written by people)", binary=binary)
+    conv = Conversion(ref.name, label, binary=binary)
     conv.attempts.append(Attempt(0, code, compiled, correct, problem, 0, 0.0, 0.0))
     return conv
+
+
+def human_conversion(ref: Reference, code: str) -> Conversion:
+    """The hand-written C++ reference, checked the same way as the models' code."""
+    return check_conversion(ref, code, "human reference (written by people)")
 
 
 def time_conversion(conv: Conversion, runs: int = 3) -> Conversion:
@@ -560,7 +565,7 @@ def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str]
             if not state.get("ref") or not cpp.value.strip():
                 print("⚠ no C++ to run yet: convert first, or paste C++ into the box")
                 return
-            conv = time_conversion(human_conversion(state["ref"], cpp.value), runs=runs)
+            conv = time_conversion(check_conversion(state["ref"], cpp.value, "C++ in the panel"), runs=runs)
             row = results_row(state["ref"], conv)
             if conv.correct:
                 print(f"C++ output matches Python. C++ {conv.cpp_timing}; speed-up {row['speedup']:.1f}x")

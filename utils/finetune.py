@@ -105,12 +105,11 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
     """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else full precision with a note."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .assets import load_causal_lm
+    from .assets import smollm2_folder
 
     repo = BASE_MODELS[config.base]
     if repo is None:
-        load_causal_lm()  # makes sure the safetensors copy exists in the cache
-        folder = cache_dir("models") / "smollm2-135m-instruct"
+        folder = smollm2_folder()
         tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
     else:
         import os

