@@ -1,51 +1,99 @@
-"""The main job: execute every notebook on the current profile and write the executed copies and a summary to build/."""
+"""The main job: execute every notebook on the current profile; write the executed copies and a summary to build/.
+
+A failing cell or a kernel that dies is one failed row with its reason: the job goes on to the next notebook, still
+writes build/SUMMARY.md (with the slowest cells of each notebook) and exits non-zero.
+"""
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import os
 import sys
 import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
-from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
-BUILD = ROOT / "build"
 
 
-def run(path: Path, timeout_s: int = 1200) -> tuple[bool, float, str]:
-    """Execute one notebook in its own folder; save the executed copy under build/ even when a cell fails."""
+def cell_seconds(cell: dict) -> float | None:
+    """How long a cell ran, from the timing nbclient records in its metadata."""
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not start or not end:
+        return None
+    parse = lambda s: dt.datetime.fromisoformat(s.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def slowest_cells(nb: nbformat.NotebookNode, n: int = 3) -> list[tuple[int, float, str]]:
+    """(cell number, seconds, first line) of the n slowest code cells."""
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        seconds = cell_seconds(cell) if cell.cell_type == "code" else None
+        if seconds is not None:
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")[:60]
+            rows.append((i, seconds, first))
+    return sorted(rows, key=lambda r: -r[1])[:n]
+
+
+def relative(path: Path) -> Path:
+    """A notebook's name as shown: relative to the repo when inside it."""
+    return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
+
+
+def run(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[bool, float, str, nbformat.NotebookNode]:
+    """Execute one notebook in its own folder; save the executed copy even when a cell fails or the kernel dies."""
     nb = nbformat.read(path, as_version=4)
-    resources = {"metadata": {"path": str(path.parent)}}
-    client = NotebookClient(nb, timeout=timeout_s, kernel_name="python3", resources=resources)
+    # the kernel logs only errors: no "running over TCP without encryption" notice (it listens on 127.0.0.1 only)
+    client = NotebookClient(nb, kernel_name="python3", timeout=timeout_s, extra_arguments=["--log-level=ERROR"],
+                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
     start = time.perf_counter()
     ok, error = True, ""
     try:
         client.execute()
-    except CellExecutionError as err:
-        ok, error = False, str(err).strip().splitlines()[-1][:200]
+    except Exception as err:  # a failing cell, a dead kernel, a timeout: one failed row, then the next notebook
+        lines = str(err).strip().splitlines() or [type(err).__name__]
+        ok, error = False, f"{type(err).__name__}: {lines[-1][:200]}"
     seconds = time.perf_counter() - start
-    out = BUILD / path.relative_to(ROOT)
+    out = out_dir / relative(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
-    return ok, seconds, error
+    return ok, seconds, error, nb
 
 
-def main() -> int:
-    notebooks = sorted(ROOT.glob("week*/*.ipynb"))
+def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:
+    """The markdown summary: one row per notebook, then where the time went in each."""
+    lines = [f"# {title}", "", "| notebook | seconds | result |", "|---|---:|---|"]
+    lines += [f"| {n} | {s:.0f} | {'ok' if ok else 'failed: ' + e} |" for n, s, ok, e, _ in rows]
+    lines += ["", f"total: {sum(r[1] for r in rows):.0f}s, {sum(r[2] for r in rows)}/{len(rows)} ok, "
+              f"{os.cpu_count()} cores", "", "## Slowest cells", "", "| notebook | cell | seconds | starts with |",
+              "|---|---:|---:|---|"]  # fmt: skip
+    for name, _, _, _, slow in rows:
+        lines += [f"| {name} | {i} | {s:.1f} | `{first.replace('|', '/')}` |" for i, s, first in slow]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", default="build", help="folder for executed notebooks and SUMMARY.md")
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every week*/*.ipynb)")
+    args = parser.parse_args(argv)
+    out_dir = ROOT / args.out
+    notebooks = [Path(p).resolve() for p in args.notebooks] or sorted(ROOT.glob("week*/*.ipynb"))
     rows = []
     for path in notebooks:
-        name = str(path.relative_to(ROOT))
+        name = str(relative(path))
         print(f"running {name} ...", flush=True)
-        ok, seconds, error = run(path)
+        ok, seconds, error, nb = run(path, out_dir)
         print(f"  {'ok' if ok else 'FAILED'} in {seconds:.0f}s {error}", flush=True)
-        rows.append((name, seconds, ok, error))
-    lines = ["# Notebook run summary", "", "| notebook | seconds | result |", "|---|---:|---|"]
-    lines += [f"| {n} | {s:.0f} | {'ok' if ok else 'failed: ' + e} |" for n, s, ok, e in rows]
-    lines += ["", f"total: {sum(r[1] for r in rows):.0f}s, {sum(r[2] for r in rows)}/{len(rows)} ok"]
-    BUILD.mkdir(exist_ok=True)
-    (BUILD / "SUMMARY.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        rows.append((name, seconds, ok, error, slowest_cells(nb)))
+    text = summary(rows, f"Notebook run summary ({os.environ.get('LLMKIT_PROFILE', 'auto')} profile)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "SUMMARY.md").write_text(text)
+    print(text)
     return 0 if all(r[2] for r in rows) else 1
 
 

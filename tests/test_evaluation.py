@@ -7,13 +7,26 @@ from utils.errors import BadInputError
 from utils.prices import Item
 
 
-@pytest.mark.parametrize("reply, price", [
+PARSE_CASES = [  # reply -> price the harness must read (None: no price)
     ("around $45", 45), ("45.99 USD", 45.99), ("$1,299.00", 1299), ("Price is $12", 12), ("  17", 17),
     ("I cannot say", None), ("no idea, sorry", None), ("", None), (None, None), (float("nan"), None), (19.5, 19.5),
-    ("It costs about $30 to $40", 30),
-])
+    ("It costs about $30 to $40", 35), ("Item #3: $19", 19), ("Model 2000 bicycle, price $350", 350),
+    ("Price is $-5", None), ("-5", None), (-3.0, None), ("The price is 19 dollars", 19),
+    ("Rating: 4.5 stars. Price: 120", 120), ("It is 3 years old and costs about 80", 80),
+    ("$20 for one, $35 for two", 20), ("between 100 and 150 dollars", 125), ("$1,234,567", 1234567),
+    ("Price is $ 45", 45), ("45\n\nThis kettle is well made.", 45), ("I can't know, but maybe $60", 60),
+    ("I'm not sure about the 2 pack", None), ("A 64 GB phone for $299.99", 299.99), ("USD 15", 15),
+    ("$", None), ("Answer: 2,500", 2500), ("1.5 carat diamond: $5,000", 5000), ("SKU-123 costs 40", 40),
+]
+
+
+@pytest.mark.parametrize("reply, price", PARSE_CASES)
 def test_parse_price_on_messy_replies(reply, price):
     assert ev.parse_price(reply) == (None if price is None else pytest.approx(price))
+
+
+def test_parse_table_is_large():
+    assert len(PARSE_CASES) >= 25
 
 
 def test_grade_follows_the_course_colours():

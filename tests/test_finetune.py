@@ -91,3 +91,74 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, reloaded(ids).logits, atol=1e-5)
     assert ft.folder_megabytes(tmp_path / "adapter") < 1
+
+
+DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_training must choose for Llama 3.1 8B
+    "H100": (ft.Device("NVIDIA H100 80GB HBM3", 79.6, True), "16-bit", "bfloat16", 16),
+    "A100-80": (ft.Device("NVIDIA A100-SXM4-80GB", 79.2, True), "16-bit", "bfloat16", 16),
+    "A100-40": (ft.Device("NVIDIA A100-SXM4-40GB", 39.4, True), "4-bit + checkpointing", "bfloat16", 16),
+    "L4": (ft.Device("NVIDIA L4", 22.0, True), "4-bit + checkpointing", "bfloat16", 16),
+    "T4": (ft.Device("Tesla T4", 14.7, False), "4-bit + checkpointing", "float16", 8),
+}
+
+
+@pytest.mark.parametrize("name", DEVICES)
+def test_the_training_config_follows_the_hardware(name):
+    device, mode, dtype, batch = DEVICES[name]
+    plan = ft.plan_training(device, params_b=8.03)
+    assert (plan.mode, plan.compute_dtype, plan.batch_size) == (mode, dtype, batch)
+    assert plan.batch_size * plan.grad_accum == 16 and plan.memory_gb <= 0.9 * device.memory_gb
+    assert device.name in plan.reason and mode in plan.reason
+
+
+def test_a_smaller_model_gets_the_faster_config_and_no_gpu_gets_the_cpu_one():
+    assert ft.plan_training(ft.Device("NVIDIA L4", 22.0, True), params_b=3.21).mode == "16-bit"
+    assert ft.plan_training(None, params_b=8).mode == "cpu"
+    with pytest.raises(BadInputError, match="does not fit"):
+        ft.plan_training(ft.Device("tiny", 4.0, False), params_b=70)
+
+
+def test_full_profile_config_uses_the_plan():
+    from utils import profile as prof
+
+    full = prof.Profile("full", "test", [], "x", dict(prof.SIZES["full"]))
+    cfg = ft.config_for(full, device=DEVICES["T4"][0])
+    assert cfg.quantize_4bit and cfg.gradient_checkpointing and cfg.compute_dtype == "float16"
+    cfg = ft.config_for(full, device=DEVICES["H100"][0])
+    assert not cfg.quantize_4bit and not cfg.gradient_checkpointing and cfg.compute_dtype == "bfloat16"
+
+
+def test_reading_the_output_dir_creates_nothing(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
+    cfg = ft.FineTuneConfig(run_name="never-trained")
+    assert not cfg.output_dir.exists() and ft.last_checkpoint(cfg) is None
+
+
+def test_grouping_by_length_cuts_padding(tok, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
+    varied = [Item(f"t{i}", "A kettle. " + "Very shiny and strong. " * (i % 9), 10.0 + i, "s") for i in range(256)]
+    data = ft.build_dataset(tok, varied, 128)
+    shares = {}
+    for grouped in (False, True):
+        cfg = ft.FineTuneConfig(batch_size=8, max_steps=1, group_by_length=grouped, run_name=f"pad{grouped}")
+        shares[grouped] = ft.padding_share(ft.make_trainer(tiny_model, tok, data, cfg))
+    assert shares[False] > 0.2 and shares[True] < shares[False] / 2
+
+
+def test_batched_generation_matches_one_at_a_time(tok, tiny_model):
+    tiny_model.eval()
+    items = ITEMS[:6] + [Item("long", "A kettle with a very long description of its many features. " * 3, 9.0, "s")]
+    one = [ft.generate_price(tiny_model, tok, it) for it in items]
+    batched = ft.generate_prices(tiny_model, tok, items, batch_size=4)
+    assert batched == one and tok.padding_side == "right"
+
+
+def test_the_harness_uses_the_batched_path(tok, tiny_model):
+    from utils.evaluation import evaluate
+
+    predictor = ft.price_predictor(tiny_model, tok, batch_size=4)
+    calls = []
+    original = predictor.predict_batch
+    predictor.predict_batch = lambda chunk: calls.append(len(chunk)) or original(chunk)
+    report = evaluate(predictor, ITEMS[:10], "tiny", progress=False)
+    assert calls == [4, 4, 2] and report.n == 10

@@ -136,9 +136,12 @@ def test_unreachable_server(monkeypatch):
         llm.chat("ollama/llama3.2", "hi", retries=1, base_delay_s=0.01)
 
 
-def test_backoff_grows_and_is_capped():
-    delays = [llm.backoff_delay(a, base_s=1, cap_s=8) for a in range(8)]
-    assert all(0.5 <= d <= 12 for d in delays) and delays[-1] <= 12 and delays[0] <= 1.5
+def test_backoff_doubles_with_jitter_and_is_capped():
+    samples = {a: [llm.backoff_delay(a, base_s=1, cap_s=8) for _ in range(200)] for a in range(8)}
+    for a in range(2):  # two attempts later the shortest wait is longer than the longest wait now
+        assert min(samples[a + 2]) > max(samples[a])
+    assert all(4 <= d <= 12 for d in samples[7])  # capped at 8 s, times the 0.5-1.5 jitter
+    assert len({round(d, 6) for d in samples[0]}) > 100  # jittered: retries from many clients do not line up
 
 
 def test_redact_hides_keys():

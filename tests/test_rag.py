@@ -31,3 +31,30 @@ def test_prompt_builder_never_exceeds_its_limit():
         msgs = strategies.few_shot_messages(item, examples, limit, chat_tokens)
         assert chat_tokens(msgs) <= limit and msgs[-1]["content"] == item.text
     assert len(strategies.few_shot_messages(item, examples[:3])) == 2 + 2 * 3
+
+
+def test_chat_predictor_records_calls_and_prices_them():
+    from utils.llm import ChatResult
+
+    seen = []
+
+    def scripted(model, messages, **kw):  # a test double with chat's signature, not a model
+        seen.append((model, messages, kw))
+        return ChatResult("$42", model, 100, 3, 0.1, 0.2, None)
+
+    item = Item("q", "A red kettle.", 40.0, "s")
+    predictor = strategies.ChatPredictor("openai/gpt-4o-mini", strategies.zero_shot_messages, chat_fn=scripted)
+    assert predictor(item) == "$42" and predictor(item) == "$42"
+    assert seen[0][1][-1]["content"] == "A red kettle." and seen[0][2]["max_tokens"] == 10
+    stats = predictor.stats()
+    assert stats["input_tokens"] == 100 and stats["latency_s"] == pytest.approx(0.2)
+    from utils.llm import cost_usd
+
+    assert stats["cost_per_1k"] == pytest.approx(cost_usd("openai/gpt-4o-mini", 100, 3) * 1000)
+
+
+def test_chat_predictor_without_calls_is_a_clear_error():
+    from utils.errors import BadInputError
+
+    with pytest.raises(BadInputError, match="No calls"):
+        strategies.ChatPredictor("local/smollm2", strategies.zero_shot_messages).stats()

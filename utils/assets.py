@@ -4,12 +4,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .errors import LLMKitError
-from .paths import cache_dir
+from .paths import model_cache_dir
 
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -56,45 +57,58 @@ def smollm2_folder() -> Path:
     """SmolLM2 as a plain transformers folder (safetensors, tokenizer, chat template), converted from GGUF once."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    saved = cache_dir("models") / "smollm2-135m-instruct"
+    saved = model_cache_dir() / "smollm2-135m-instruct"
     if not (saved / "config.json").exists():
         gguf = smollm2_gguf()
         tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
         model.hf_quantizer = None  # weights are dequantised to fp32 on load; save them as plain safetensors
         model.config.quantization_config = None
-        tok.save_pretrained(saved)
-        model.save_pretrained(saved)
+        partial = saved.with_name(saved.name + f".partial-{os.getpid()}")
+        tok.save_pretrained(partial)
+        model.save_pretrained(partial)
+        shutil.rmtree(saved, ignore_errors=True)
+        partial.rename(saved)  # complete or absent: an interrupted conversion is never taken for a finished one
     return saved
 
 
-@lru_cache(maxsize=4)
-def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
-    """(tokenizer, model) for the profile's model; offline: SmolLM2 from its GGUF, cached as safetensors."""
+def fresh_causal_lm(model_id: str | None = None, **kwargs: Any) -> tuple[Any, Any]:
+    """The one loader of causal LMs: a new (tokenizer, model) each call (peft wraps the model it is given).
+
+    None or a SmolLM2 name: SmolLM2-135M-Instruct from its package. Anything else: a Hugging Face id or a local
+    folder, with HF_TOKEN for gated models; kwargs go to from_pretrained (dtype, quantization_config, device_map).
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     if model_id is None or model_id.startswith("SmolLM2-135M"):
-        saved = smollm2_folder()
-        tok = AutoTokenizer.from_pretrained(saved)
-        model = AutoModelForCausalLM.from_pretrained(saved)
+        folder = smollm2_folder()
+        tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     else:
-        import torch
-
         token = os.environ.get("HF_TOKEN")
-        dtype = dtype or ("bfloat16" if torch.cuda.is_available() else "float32")
         try:
             tok = AutoTokenizer.from_pretrained(model_id, token=token)
-            model = AutoModelForCausalLM.from_pretrained(
-                model_id, token=token, dtype=getattr(torch, dtype), device_map="auto"
-            )
+            model = AutoModelForCausalLM.from_pretrained(model_id, token=token, **kwargs)
         except OSError as err:
             if "gated" in str(err).lower() or "401" in str(err) or "403" in str(err):
                 raise LLMKitError(
                     f"{model_id} is a gated model: accept its licence on its Hugging Face page, then set HF_TOKEN "
                     "to a token of that account (Colab: add it as a secret named HF_TOKEN)."
                 ) from None
-            raise LLMKitError(f"Could not load {model_id}: {err}") from None
+            raise LLMKitError(f"Could not load {model_id}: {str(err)[:300]}") from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
+    return tok, model
+
+
+@lru_cache(maxsize=4)
+def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
+    """(tokenizer, model) for inference, loaded once per process; offline: SmolLM2 from its GGUF."""
+    kwargs: dict[str, Any] = {}
+    if model_id is not None and not model_id.startswith("SmolLM2-135M"):
+        import torch
+
+        dtype = dtype or ("bfloat16" if torch.cuda.is_available() else "float32")
+        kwargs = {"dtype": getattr(torch, dtype), "device_map": "auto"}
+    tok, model = fresh_causal_lm(model_id, **kwargs)
     model.eval()
     return tok, model

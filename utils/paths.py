@@ -1,4 +1,8 @@
-"""Where the kit lives on disk: the repo root, the rebuildable cache and the shared results file."""
+"""Where the kit lives on disk: the repo root, the rebuildable cache, the shared model cache and the results file.
+
+Every location is read from the environment when it is used (not when `utils` is imported), so a value set in
+`.env` (loaded by `setup()`) takes effect.
+"""
 from __future__ import annotations
 
 import os
@@ -6,12 +10,29 @@ from pathlib import Path
 
 ROOT: Path = Path(__file__).resolve().parent.parent
 DATA_DIR: Path = ROOT / "data"
-CACHE_DIR: Path = Path(os.environ.get("LLMKIT_CACHE", DATA_DIR / "cache"))
-RESULTS_FILE: Path = Path(os.environ.get("LLMKIT_RESULTS", CACHE_DIR / "results.csv"))
+
+
+def cache_root() -> Path:
+    """The rebuildable cache: LLMKIT_CACHE, else data/cache in the repo."""
+    return Path(os.environ.get("LLMKIT_CACHE") or DATA_DIR / "cache")
 
 
 def cache_dir(*parts: str) -> Path:
     """A folder under the cache (created on first use); safe to delete, the notebooks rebuild it."""
-    path = CACHE_DIR.joinpath(*parts)
+    path = cache_root().joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def model_cache_dir(*parts: str) -> Path:
+    """Converted model weights, shared between runs and read-only once written: LLMKIT_MODEL_CACHE, else the user's
+    cache folder (~/.cache/llm-engineering-kit/models), so a throwaway LLMKIT_CACHE does not convert them again."""
+    default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-engineering-kit" / "models"
+    path = Path(os.environ.get("LLMKIT_MODEL_CACHE") or default).joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def results_file() -> Path:
+    """The shared results table of weeks 6-7: LLMKIT_RESULTS, else results.csv in the cache."""
+    return Path(os.environ.get("LLMKIT_RESULTS") or cache_root() / "results.csv")

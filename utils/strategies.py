@@ -48,11 +48,12 @@ class ChatPredictor:
     model: str
     build: Callable[[Item], Messages]
     max_tokens: int = 10
+    chat_fn: Callable[..., ChatResult] = chat  # a test can pass a scripted function with chat's signature
     calls: list[ChatResult] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, item: Item) -> str:
-        result = chat(self.model, self.build(item), max_tokens=self.max_tokens, temperature=0.0)
+        result = self.chat_fn(self.model, self.build(item), max_tokens=self.max_tokens, temperature=0.0)
         with self._lock:
             self.calls.append(result)
         return result.text

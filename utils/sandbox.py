@@ -1,0 +1,488 @@
+"""Run untrusted programs (a model's C++, a pasted Python) so they cannot harm the machine, and time them honestly.
+
+Two layers, the strongest the OS offers:
+
+* **limits**, set in the child itself before it starts (no shell in between): CPU seconds, address space, number of
+  processes, size of any file written (stdout included), no core dumps, open files; a wall-clock timeout; an
+  environment with nothing but PATH and a locale; a throwaway folder. Run as root, the child also drops to `nobody`.
+* **bubblewrap** (`bwrap`, Linux) where it is installed: the program sees only read-only system folders and its own
+  throwaway folder (never the home folder or the kit's folder), has no network, its own process and IPC namespaces,
+  and everything it started dies with it, even a child that detached itself into a new session.
+"""
+from __future__ import annotations
+
+import atexit
+import math
+import os
+import platform
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Callable
+
+from .errors import BadInputError, LLMKitError
+
+CXX_FLAGS = ["-O3", "-std=c++17", "-march=native"]
+NOBODY = 65534
+SYSTEM_DIRS = ("/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one run may use; everything beyond is stopped and named in the result."""
+
+    wall_s: float = 30.0
+    memory_mb: int = 1024
+    processes: int = 32  # processes and threads the program may start
+    file_mb: int = 64  # the largest file it may write, its output included
+    open_files: int = 64
+    output_kb: int = 1024  # how much of stdout/stderr is read back
+
+    @property
+    def cpu_s(self) -> int:
+        """CPU seconds: the wall limit rounded up, plus one."""
+        return math.ceil(self.wall_s) + 1
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Which protection is in force
+# ----------------------------------------------------------------------------------------------------------------
+def bwrap_path() -> str | None:
+    """The bubblewrap executable, unless LLMKIT_SANDBOX=limits asks for the fallback."""
+    if os.environ.get("LLMKIT_SANDBOX", "").strip().lower() in ("limits", "none", "off"):
+        return None
+    return shutil.which("bwrap") if platform.system() == "Linux" else None
+
+
+@cache
+def _bwrap_works(path: str) -> bool:
+    """bwrap is installed and can create its namespaces here (some locked-down containers forbid it)."""
+    try:
+        probe = subprocess.run([path, *_bwrap_base(), "--", "/bin/true"], capture_output=True, timeout=20,
+                               preexec_fn=_drop_root)  # fmt: skip (as nobody: the strictest case)
+        return probe.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def isolation() -> str:
+    """'bubblewrap' or 'limits only': the protection runs get on this machine."""
+    path = bwrap_path()
+    return "bubblewrap" if path and _bwrap_works(path) else "limits only"
+
+
+_announced: set[str] = set()
+
+
+def describe_protection() -> str:
+    """One paragraph: what protects this machine from the programs the kit runs, and how to get more."""
+    if isolation() == "bubblewrap":
+        return ("sandbox: bubblewrap + resource limits (no network, no access to your files, process limit, "
+                "file-size limit, everything killed after the run)")  # fmt: skip
+    hint = {
+        "Linux": "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`) for isolation",
+        "Darwin": "on macOS only limits are available; run untrusted code in a container or VM for isolation",
+    }.get(platform.system(), "run untrusted code in a container or VM for isolation")
+    return (f"sandbox: resource limits only (CPU, memory, processes, file size, timeout, no keys). Generated code "
+            f"can still read your files and use the network: {hint}.")  # fmt: skip
+
+
+def announce() -> None:
+    """Print once per process which protection is in force."""
+    text = describe_protection()
+    if text not in _announced:
+        _announced.add(text)
+        print(text)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Throwaway folders
+# ----------------------------------------------------------------------------------------------------------------
+_folders: list[Path] = []
+
+
+def new_folder(prefix: str) -> Path:
+    """A temporary folder removed when Python exits (or earlier with remove_folder)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    _folders.append(path)
+    return path
+
+
+def remove_folder(path: Path | None) -> None:
+    """Delete a temporary folder now."""
+    if path is not None:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@atexit.register
+def _remove_all() -> None:
+    for path in _folders:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Running
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """What a program printed, how it ended, how long it took, and which limit stopped it (if any)."""
+
+    stdout: str
+    stderr: str
+    returncode: int | None
+    seconds: float
+    timed_out: bool = False
+    out_of_memory: bool = False
+    stopped_by: str = ""  # the limit that stopped it, in words ("" when none did)
+
+    @property
+    def ok(self) -> bool:
+        """Exited with 0 inside its limits."""
+        return self.returncode == 0 and not self.timed_out and not self.out_of_memory and not self.stopped_by
+
+    def problem(self) -> str:
+        """One sentence on why the run failed ('' when it did not)."""
+        if self.timed_out:
+            return f"it ran past its {self.seconds:.1f}s time limit and was stopped"
+        if self.out_of_memory:
+            return "it tried to use more memory than its limit"
+        if self.stopped_by:
+            return f"it was stopped: {self.stopped_by}"
+        if self.returncode != 0:
+            tail = (self.stderr.strip().splitlines() or [""])[-1][:300]
+            return f"it exited with code {self.returncode}: {tail}"
+        return ""
+
+
+def safe_env(token: str = "") -> dict[str, str]:
+    """A minimal environment for untrusted programs: no keys, no tokens, nothing inherited but PATH and locale."""
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+    if token:
+        env["LLMKIT_RUN"] = token  # lets the kit find and stop anything the run left behind
+    return env
+
+
+def _drop_root() -> None:
+    """In the child: a root parent runs untrusted code as `nobody` (root ignores the process limit)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+
+
+def _reachable_by_others(path: str) -> bool:
+    """Every folder on the way to path can be entered by any user (so `nobody` can run what is there)."""
+    folder = Path(os.path.realpath(path)).parent
+    for part in (folder, *folder.parents):
+        try:
+            if not part.stat().st_mode & 0o001:
+                return False
+        except OSError:
+            return False
+    return True
+
+
+def runs_as_nobody(cmd: list[str]) -> bool:
+    """True when a root kit can run this command as `nobody`: always for compiled programs in throwaway folders;
+    for Python only if its installation is outside root's private home (a pyenv under /root is not)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    program = shutil.which(cmd[0]) or cmd[0]
+    needed = [program] + ([sys.base_prefix + "/x", sys.prefix + "/x"] if _is_python(program) else [])
+    return all(_reachable_by_others(p) for p in needed)
+
+
+def _is_python(program: str) -> bool:
+    return program == sys.executable or os.path.realpath(program) == os.path.realpath(sys.executable)
+
+
+def _user_processes(uid: int) -> int:
+    """How many processes a user runs now (the process limit counts them all)."""
+    try:
+        return sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid)
+    except OSError:
+        return 0
+
+
+def _limiter(limits: Limits, as_nobody: bool) -> Callable[[], None]:
+    """The function the child runs between fork and exec: drop root, then set every limit."""
+    import resource
+
+    run_uid = NOBODY if as_nobody else os.geteuid()
+    nproc = _user_processes(run_uid) + limits.processes
+    mb = 1024 * 1024
+    wanted = [
+        (resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_mb * mb),
+        (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+        (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, limits.open_files),
+    ]  # fmt: skip
+
+    def apply() -> None:
+        if as_nobody:
+            _drop_root()
+        for what, value in wanted:
+            try:
+                resource.setrlimit(what, (value, value))
+            except (ValueError, OSError):  # a limit this OS does not support (macOS has no RLIMIT_AS)
+                pass
+
+    return apply
+
+
+def _bwrap_base() -> list[str]:
+    """bubblewrap's arguments: read-only system folders, fresh /proc, /dev and /tmp, no network, dies with us."""
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--clearenv"]
+    for path in SYSTEM_DIRS:
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for link in ("bin", "lib", "lib64", "sbin"):
+        target = os.path.realpath(f"/{link}")
+        if os.path.islink(f"/{link}") and target.startswith("/usr"):
+            args += ["--symlink", target.lstrip("/"), f"/{link}"]
+        elif os.path.isdir(f"/{link}"):
+            args += ["--ro-bind", f"/{link}", f"/{link}"]
+    return args + ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+
+
+def _readable_paths(cmd: list[str]) -> list[str]:
+    """Folders outside the system ones that the program needs read-only: its own folder; for Python, the venv and
+    the script's folder. Other arguments are never bound, so a path given as an argument stays out of reach."""
+    paths: list[str] = []
+    program = cmd[0]
+    if _is_python(program):
+        paths += [sys.prefix, sys.base_prefix]
+        script = next((a for a in cmd[1:] if a.endswith(".py") and os.path.isfile(a)), None)
+        if script:
+            paths.append(str(Path(script).resolve().parent))
+    elif program.startswith("/"):
+        paths.append(str(Path(program).parent))
+    system = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
+    return [p for p in dict.fromkeys(paths) if p not in ("/", "") and not p.startswith(tuple(s + "/" for s in system))
+            and p not in system]
+
+
+def _wrap(cmd: list[str], workdir: Path, token: str, limits: Limits) -> list[str]:
+    """The command as bubblewrap runs it: its folder writable at the same path, the program's files read-only."""
+    args = [bwrap_path() or "bwrap", *_bwrap_base()]
+    for path in _readable_paths(cmd):
+        args += ["--ro-bind", path, path]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    for key, value in safe_env(token).items():
+        args += ["--setenv", key, value]
+    return [*args, "--", *cmd]
+
+
+def _kill_leftovers(token: str) -> None:
+    """Stop every process that still carries this run's token (a child that detached itself, under the fallback)."""
+    for proc in Path("/proc").iterdir() if os.path.isdir("/proc") else []:
+        if not proc.name.isdigit():
+            continue
+        try:
+            if f"LLMKIT_RUN={token}".encode() in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except OSError:
+            continue
+
+
+def _read_capped(path: Path, limit_kb: int) -> tuple[str, bool]:
+    with open(path, "rb") as f:
+        data = f.read(limit_kb * 1024 + 1)
+    return data[: limit_kb * 1024].decode(errors="replace"), len(data) > limit_kb * 1024
+
+
+_SIGNALS = {
+    signal.SIGXFSZ: "it wrote more than the file-size limit (its output or a file)",
+    signal.SIGXCPU: "it used more CPU time than its limit",
+    signal.SIGKILL: "it was killed (a limit was reached)",
+    signal.SIGSEGV: "it crashed (segmentation fault: a bad memory access)",
+    signal.SIGABRT: "it aborted",
+}
+
+
+def run_limited(cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cwd: Path | None = None,
+                limits: Limits | None = None) -> RunResult:  # fmt: skip
+    """Run an untrusted command in a throwaway folder with every limit set, inside bubblewrap where available."""
+    limits = limits or Limits(wall_s=timeout_s, memory_mb=memory_mb)
+    box = new_folder("llmkit-run-")
+    workdir = Path(cwd) if cwd else box / "work"
+    workdir.mkdir(exist_ok=True)
+    posix = os.name == "posix"
+    as_nobody = posix and runs_as_nobody(cmd)
+    if as_nobody:  # the program runs as nobody: let it use (only) its own folder
+        os.chmod(box, 0o755)
+        os.chown(workdir, NOBODY, NOBODY)
+    token = uuid.uuid4().hex
+    use_bwrap = posix and isolation() == "bubblewrap"
+    full = _wrap(cmd, workdir, token, limits) if use_bwrap else cmd
+    out_path, err_path = box / "stdout", box / "stderr"
+    limiter = _limiter(limits, as_nobody) if posix else None
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        start = time.perf_counter()
+        try:
+            proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=workdir,
+                                    env=safe_env(token), start_new_session=True, preexec_fn=limiter)  # fmt: skip
+        except OSError as error:
+            remove_folder(box)
+            raise LLMKitError(f"Could not start {cmd[0]}: {error}") from None
+        timed_out = False
+        try:
+            proc.wait(timeout=limits.wall_s)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            if posix:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.kill()
+            proc.wait()
+        seconds = time.perf_counter() - start
+    if posix and not use_bwrap:
+        _kill_leftovers(token)
+    stdout, cut = _read_capped(out_path, limits.output_kb)
+    stderr, _ = _read_capped(err_path, 64)
+    remove_folder(box)
+    code = proc.returncode
+    oom = not timed_out and code != 0 and any(s in stderr for s in ("bad_alloc", "MemoryError", "Cannot allocate"))
+    stopped = ""
+    if not timed_out and not oom and code is not None and code < 0:
+        stopped = _SIGNALS.get(-code, f"it was killed by signal {-code}")
+    if use_bwrap and code is not None and code > 128 and not oom:  # bwrap reports the program's signal as 128+n
+        stopped = _SIGNALS.get(code - 128, "")
+    if "Cannot fork" in stderr or "Resource temporarily unavailable" in stderr:
+        stopped = stopped or f"it tried to start more than {limits.processes} processes"
+    if cut and not stopped:
+        stopped = f"it printed more than {limits.output_kb} KB"
+    return RunResult(stdout, stderr, code, limits.wall_s if timed_out else seconds, timed_out, oom, stopped)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Compiling
+# ----------------------------------------------------------------------------------------------------------------
+def find_compiler() -> str:
+    """g++ or clang++ on PATH; a clear message on what to install otherwise."""
+    for name in ("g++", "clang++"):
+        path = shutil.which(name)
+        if path:
+            return path
+    hint = {
+        "Windows": "install MSYS2 (then `pacman -S mingw-w64-ucrt-x86_64-gcc`) or Visual Studio Build Tools",
+        "Darwin": "run `xcode-select --install`",
+    }.get(platform.system(), "install g++ (Debian/Ubuntu: `sudo apt-get install g++`)")
+    raise LLMKitError(f"No C++ compiler found: {hint}.")
+
+
+def compile_command(compiler: str | None = None) -> str:
+    """The exact compile command, for the prompt and for display."""
+    return f"{Path(compiler or find_compiler()).name} {' '.join(CXX_FLAGS)} -o main main.cpp"
+
+
+@dataclass
+class CompileResult:
+    """A compiled binary (in a throwaway folder), or the readable compiler errors."""
+
+    ok: bool
+    binary: Path | None
+    errors: str
+    seconds: float
+
+
+def compile_cpp(code: str, workdir: Path | None = None, timeout_s: float = 120) -> CompileResult:
+    """Compile C++ in a throwaway folder with CXX_FLAGS; errors shortened and shown relative to main.cpp."""
+    folder = Path(workdir) if workdir else new_folder("llmkit-cpp-")
+    src, exe = folder / "main.cpp", folder / "main"
+    src.write_text(code)
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([find_compiler(), *CXX_FLAGS, "-o", str(exe), str(src)], capture_output=True,
+                              text=True, timeout=timeout_s)  # fmt: skip
+    except subprocess.TimeoutExpired:
+        return CompileResult(False, None, f"the compiler ran past {timeout_s:.0f}s", time.perf_counter() - start)
+    seconds = time.perf_counter() - start
+    errors = proc.stderr.replace(str(src), "main.cpp").replace(str(folder) + "/", "")
+    errors = "\n".join(line for line in errors.splitlines() if ": error:" in line or ": warning:" not in line)
+    if proc.returncode != 0:
+        if not workdir:
+            remove_folder(folder)
+        lines = errors.splitlines()
+        short = "\n".join(lines[:25]) + (f"\n... ({len(lines) - 25} more lines)" if len(lines) > 25 else "")
+        return CompileResult(False, None, short or "compilation failed", seconds)
+    os.chmod(folder, 0o755)  # the program runs as another user when the kit runs as root
+    return CompileResult(True, exe, "", seconds)
+
+
+def python_command(path: Path) -> list[str]:
+    """How a Python program runs: the kit's interpreter, isolated from user site settings."""
+    return [sys.executable, "-I", str(path)]
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timing, with the sandbox's own start-up cost measured and kept out
+# ----------------------------------------------------------------------------------------------------------------
+@dataclass
+class Timing:
+    """Seconds of repeated runs after a warm-up, the sandbox's start-up cost already taken out."""
+
+    runs: list[float]
+    overhead_s: float = 0.0
+
+    @property
+    def median(self) -> float:
+        """Median seconds."""
+        return statistics.median(self.runs)
+
+    @property
+    def spread(self) -> float:
+        """Max minus min seconds."""
+        return max(self.runs) - min(self.runs)
+
+    def __str__(self) -> str:
+        return f"{self.median:.4f}s (±{self.spread / 2:.4f}, {len(self.runs)} runs)"
+
+
+_EMPTY = "int main() { return 0; }\n"
+
+
+@cache
+def _empty_program() -> Path:
+    res = compile_cpp(_EMPTY)
+    if not res.ok:
+        raise LLMKitError(f"Could not compile an empty program: {res.errors}")
+    return res.binary  # type: ignore[return-value]
+
+
+def sandbox_overhead(runs: int = 7) -> float:
+    """Median wall seconds to start and stop an empty program in the sandbox: taken out of every timing."""
+    times = []
+    for _ in range(runs):
+        res = run_limited([str(_empty_program())], timeout_s=10)
+        if not res.ok:
+            raise LLMKitError(f"The sandbox cannot run an empty program: {res.problem()}")
+        times.append(res.seconds)
+    return statistics.median(times)
+
+
+@cache
+def _overhead_for(mode: str) -> float:
+    return sandbox_overhead()
+
+
+def time_command(cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: float = 120,
+                 memory_mb: int = 1024) -> Timing:  # fmt: skip
+    """Time a command in the sandbox: warm-up runs first, then `runs` measured runs; raises if any run fails."""
+    if runs < 1:
+        raise BadInputError("runs must be at least 1.")
+    overhead = _overhead_for(isolation())
+    times = []
+    for i in range(warmup + runs):
+        res = run_limited(cmd, timeout_s=timeout_s, memory_mb=memory_mb)
+        if not res.ok:
+            raise LLMKitError(f"Timing stopped: {res.problem()}.")
+        if i >= warmup:
+            times.append(max(res.seconds - overhead, 0.0))
+    return Timing(times, overhead)
