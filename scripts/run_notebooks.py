@@ -3,6 +3,7 @@
 A failing cell or a kernel that dies is one failed row with its reason: the job goes on to the next notebook, still
 writes build/SUMMARY.md (with the slowest cells of each notebook) and exits non-zero.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,8 +49,13 @@ def run(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[bool, float, 
     """Execute one notebook in its own folder; save the executed copy even when a cell fails or the kernel dies."""
     nb = nbformat.read(path, as_version=4)
     # the kernel logs only errors: no "running over TCP without encryption" notice (it listens on 127.0.0.1 only)
-    client = NotebookClient(nb, kernel_name="python3", timeout=timeout_s, extra_arguments=["--log-level=ERROR"],
-                            resources={"metadata": {"path": str(path.parent)}})  # fmt: skip
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout_s,
+        extra_arguments=["--log-level=ERROR"],
+        resources={"metadata": {"path": str(path.parent)}},
+    )
     start = time.perf_counter()
     ok, error = True, ""
     try:
@@ -68,9 +74,15 @@ def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:
     """The markdown summary: one row per notebook, then where the time went in each."""
     lines = [f"# {title}", "", "| notebook | seconds | result |", "|---|---:|---|"]
     lines += [f"| {n} | {s:.0f} | {'ok' if ok else 'failed: ' + e} |" for n, s, ok, e, _ in rows]
-    lines += ["", f"total: {sum(r[1] for r in rows):.0f}s, {sum(r[2] for r in rows)}/{len(rows)} ok, "
-              f"{os.cpu_count()} cores", "", "## Slowest cells", "", "| notebook | cell | seconds | starts with |",
-              "|---|---:|---:|---|"]  # fmt: skip
+    lines += [
+        "",
+        f"total: {sum(r[1] for r in rows):.0f}s, {sum(r[2] for r in rows)}/{len(rows)} ok, {os.cpu_count()} cores",
+        "",
+        "## Slowest cells",
+        "",
+        "| notebook | cell | seconds | starts with |",
+        "|---|---:|---:|---|",
+    ]
     for name, _, _, _, slow in rows:
         lines += [f"| {name} | {i} | {s:.1f} | `{first.replace('|', '/')}` |" for i, s, first in slow]
     return "\n".join(lines) + "\n"

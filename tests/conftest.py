@@ -3,6 +3,7 @@
 Only converted model weights are shared between runs (LLMKIT_MODEL_CACHE, outside the repo): they are written once
 and never changed. Everything else a test or a notebook writes goes to a temporary folder, removed at the end.
 """
+
 import os
 import shutil
 import tempfile

@@ -1,4 +1,5 @@
 """Baselines on hand-made items whose right answers are known."""
+
 import pytest
 
 from utils import baselines as bl
@@ -10,9 +11,22 @@ def items(rows):
     return [Item(f"t{i}", text, price, src) for i, (text, price, src) in enumerate(rows)]
 
 
-TRAIN = items([(f"A {w} kettle, {n} litre.", p, s) for n, (w, p, s) in enumerate(
-    [("cheap", 10.0, "a"), ("cheap", 12.0, "a"), ("cheap", 11.0, "a"), ("luxury", 300.0, "b"), ("luxury", 310.0, "b"),
-     ("luxury", 290.0, "b")] * 4)])
+TRAIN = items(
+    [
+        (f"A {w} kettle, {n} litre.", p, s)
+        for n, (w, p, s) in enumerate(
+            [
+                ("cheap", 10.0, "a"),
+                ("cheap", 12.0, "a"),
+                ("cheap", 11.0, "a"),
+                ("luxury", 300.0, "b"),
+                ("luxury", 310.0, "b"),
+                ("luxury", 290.0, "b"),
+            ]
+            * 4
+        )
+    ]
+)
 
 
 def test_constant_is_the_training_mean():
@@ -26,8 +40,9 @@ def test_random_is_in_range_and_repeatable():
     assert all(10 <= g <= 310 for g in guesses) and guesses == [predict(i) for i in TRAIN] and len(set(guesses)) > 3
 
 
-@pytest.mark.parametrize("name", ["linear regression (simple features)", "bag of words + linear regression",
-                                  "random forest (tf-idf)"])
+@pytest.mark.parametrize(
+    "name", ["linear regression (simple features)", "bag of words + linear regression", "random forest (tf-idf)"]
+)
 def test_learned_baselines_separate_cheap_from_luxury(name):
     predict = bl.BASELINES[name](TRAIN)
     cheap, luxury = Item("x", "A cheap kettle, 3 litre.", 0, "a"), Item("y", "A luxury kettle, 3 litre.", 0, "b")

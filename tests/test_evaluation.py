@@ -1,22 +1,46 @@
 import math
 
+import pandas as pd
 import pytest
 
 from utils import evaluation as ev
 from utils.errors import BadInputError
 from utils.prices import Item
 
-
 PARSE_CASES = [  # reply -> price the harness must read (None: no price)
-    ("around $45", 45), ("45.99 USD", 45.99), ("$1,299.00", 1299), ("Price is $12", 12), ("  17", 17),
-    ("I cannot say", None), ("no idea, sorry", None), ("", None), (None, None), (float("nan"), None), (19.5, 19.5),
-    ("It costs about $30 to $40", 35), ("Item #3: $19", 19), ("Model 2000 bicycle, price $350", 350),
-    ("Price is $-5", None), ("-5", None), (-3.0, None), ("The price is 19 dollars", 19),
-    ("Rating: 4.5 stars. Price: 120", 120), ("It is 3 years old and costs about 80", 80),
-    ("$20 for one, $35 for two", 20), ("between 100 and 150 dollars", 125), ("$1,234,567", 1234567),
-    ("Price is $ 45", 45), ("45\n\nThis kettle is well made.", 45), ("I can't know, but maybe $60", 60),
-    ("I'm not sure about the 2 pack", None), ("A 64 GB phone for $299.99", 299.99), ("USD 15", 15),
-    ("$", None), ("Answer: 2,500", 2500), ("1.5 carat diamond: $5,000", 5000), ("SKU-123 costs 40", 40),
+    ("around $45", 45),
+    ("45.99 USD", 45.99),
+    ("$1,299.00", 1299),
+    ("Price is $12", 12),
+    ("  17", 17),
+    ("I cannot say", None),
+    ("no idea, sorry", None),
+    ("", None),
+    (None, None),
+    (float("nan"), None),
+    (19.5, 19.5),
+    ("It costs about $30 to $40", 35),
+    ("Item #3: $19", 19),
+    ("Model 2000 bicycle, price $350", 350),
+    ("Price is $-5", None),
+    ("-5", None),
+    (-3.0, None),
+    ("The price is 19 dollars", 19),
+    ("Rating: 4.5 stars. Price: 120", 120),
+    ("It is 3 years old and costs about 80", 80),
+    ("$20 for one, $35 for two", 20),
+    ("between 100 and 150 dollars", 125),
+    ("$1,234,567", 1234567),
+    ("Price is $ 45", 45),
+    ("45\n\nThis kettle is well made.", 45),
+    ("I can't know, but maybe $60", 60),
+    ("I'm not sure about the 2 pack", None),
+    ("A 64 GB phone for $299.99", 299.99),
+    ("USD 15", 15),
+    ("$", None),
+    ("Answer: 2,500", 2500),
+    ("1.5 carat diamond: $5,000", 5000),
+    ("SKU-123 costs 40", 40),
 ]
 
 
@@ -30,10 +54,10 @@ def test_parse_table_is_large():
 
 
 def test_grade_follows_the_course_colours():
-    assert ev.grade(100, 130) == "hit"      # within $40
-    assert ev.grade(1000, 1150) == "hit"    # within 20%
-    assert ev.grade(100, 170) == "near"     # within $80
-    assert ev.grade(1000, 1300) == "near"   # within 40%
+    assert ev.grade(100, 130) == "hit"  # within $40
+    assert ev.grade(1000, 1150) == "hit"  # within 20%
+    assert ev.grade(100, 170) == "near"  # within $80
+    assert ev.grade(1000, 1300) == "near"  # within 40%
     assert ev.grade(100, 300) == "miss"
 
 
@@ -77,3 +101,11 @@ def test_results_file_replaces_rows_per_approach(tmp_path):
     table = ev.record(r2, "baseline", "offline", path=path)
     assert sorted(table["approach"]) == ["a", "b"] and table.set_index("approach").loc["a", "mae"] == 15
     assert len(ev.read_results(path, profile="full")) == 0 and len(ev.read_results(tmp_path / "none.csv")) == 0
+
+
+def test_running_cost_is_computed_from_measured_seconds(tmp_path):
+    report = ev.score("timed", [10, 20], [10, 20], seconds=3.6)
+    row = ev.record(report, "baseline", "offline", path=tmp_path / "r.csv", dollars_per_hour=0.05).iloc[0]
+    assert row["seconds_per_item"] == pytest.approx(1.8)
+    assert row["compute_per_1k"] == pytest.approx(1.8 * 1000 / 3600 * 0.05)
+    assert pd.isna(row["api_per_1k"]) and row["mae_lo"] <= row["mae"] <= row["mae_hi"]

@@ -6,9 +6,17 @@ from utils.errors import BadInputError
 from utils.prices import Item
 from utils.tokens import smollm2_tokenizer
 
-ITEMS = [Item(f"t{i}", f"A {c} kettle with a {s} litre tank.", float(p), "s")
-         for i, (c, s, p) in enumerate([(c, s, 20 + 7 * i) for i, (c, s) in enumerate(
-             [(c, s) for c in ("red", "blue", "steel", "white") for s in ("1", "1.5", "2", "3")])])]
+ITEMS = [
+    Item(f"t{i}", f"A {c} kettle with a {s} litre tank.", float(p), "s")
+    for i, (c, s, p) in enumerate(
+        [
+            (c, s, 20 + 7 * i)
+            for i, (c, s) in enumerate(
+                [(c, s) for c in ("red", "blue", "steel", "white") for s in ("1", "1.5", "2", "3")]
+            )
+        ]
+    )
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +32,17 @@ def tiny_model(tok):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                      num_attention_heads=4, num_key_value_heads=4, max_position_embeddings=256,
-                      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
+    cfg = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=4,
+        max_position_embeddings=256,
+        pad_token_id=tok.pad_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
     return LlamaForCausalLM(cfg)
 
 
@@ -46,10 +62,17 @@ def test_too_long_examples_are_shortened_not_dropped(tok):
         ft.encode_example(tok, long, max_length=16)
 
 
-@pytest.mark.parametrize("kwargs, fragment", [
-    (dict(r=0), "r \\(LoRA rank\\)"), (dict(dropout=1.0), "dropout"), (dict(learning_rate=5), "learning_rate"),
-    (dict(base="gpt-4"), "base must be"), (dict(max_steps=0), "max_steps"), (dict(target_modules=()), "target"),
-])
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(r=0), "r \\(LoRA rank\\)"),
+        (dict(dropout=1.0), "dropout"),
+        (dict(learning_rate=5), "learning_rate"),
+        (dict(base="gpt-4"), "base must be"),
+        (dict(max_steps=0), "max_steps"),
+        (dict(target_modules=()), "target"),
+    ],
+)
 def test_config_validation(kwargs, fragment):
     with pytest.raises(BadInputError, match=fragment):
         ft.FineTuneConfig(**kwargs).validate()
@@ -69,8 +92,17 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     from peft import PeftModel
 
     monkeypatch.setattr(ft, "cache_dir", lambda *p: tmp_path)
-    cfg = ft.FineTuneConfig(r=4, alpha=8, learning_rate=5e-3, max_steps=12, batch_size=8, logging_steps=4,
-                            save_steps=6, warmup_steps=0, run_name="test").validate()
+    cfg = ft.FineTuneConfig(
+        r=4,
+        alpha=8,
+        learning_rate=5e-3,
+        max_steps=12,
+        batch_size=8,
+        logging_steps=4,
+        save_steps=6,
+        warmup_steps=0,
+        run_name="test",
+    ).validate()
     data = ft.build_dataset(tok, ITEMS, cfg.max_length)
     base_weights = {k: v.clone() for k, v in tiny_model.state_dict().items()}  # peft wraps the model in place
     model = ft.lora_model(tiny_model, cfg)

@@ -1,4 +1,5 @@
 """The chat client: against the real local model server, and against a loopback server that misbehaves on purpose."""
+
 import json
 import socket
 import threading
@@ -28,8 +29,9 @@ def test_chat_with_the_real_local_model():
 
 def test_streaming_gives_pieces_and_time_to_first_token():
     pieces = []
-    r = llm.chat(MODEL, [{"role": "user", "content": "Count from 1 to 5."}], stream=True, max_tokens=20,
-                 on_token=pieces.append)
+    r = llm.chat(
+        MODEL, [{"role": "user", "content": "Count from 1 to 5."}], stream=True, max_tokens=20, on_token=pieces.append
+    )
     assert "".join(pieces).strip() == r.text.strip() and len(pieces) > 2
     assert 0 < r.ttft_s <= r.latency_s and r.output_tokens > 2
 
@@ -47,9 +49,14 @@ def test_cost_comes_from_the_price_table():
     assert llm.cost_usd("local/smollm2", 10_000, 10_000) == 0
 
 
-@pytest.mark.parametrize("model, fragment", [
-    ("smollm2", "provider prefix"), ("opnai/gpt-4o", "Did you mean openai"), ("local/smollm3", "local/smollm2"),
-])
+@pytest.mark.parametrize(
+    "model, fragment",
+    [
+        ("smollm2", "provider prefix"),
+        ("opnai/gpt-4o", "Did you mean openai"),
+        ("local/smollm3", "local/smollm2"),
+    ],
+)
 def test_unknown_models_list_close_names(model, fragment):
     with pytest.raises(UnknownModelError, match=fragment):
         llm.chat(model, "hi")
@@ -70,9 +77,14 @@ def test_bad_messages_are_clear_errors(messages):
 # ---------------------------------------------------------------------------------------------------------------
 # A loopback server that answers with chosen HTTP statuses (a misbehaving provider)
 # ---------------------------------------------------------------------------------------------------------------
-COMPLETION = {"id": "x", "object": "chat.completion", "created": 0, "model": "m",
-              "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
-              "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}}
+COMPLETION = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "m",
+    "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}],
+    "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+}
 
 
 @pytest.fixture

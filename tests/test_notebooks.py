@@ -1,4 +1,5 @@
 """Notebooks are committed clean, start with the set-up cell, and each week has one."""
+
 import json
 import shutil
 import subprocess

@@ -31,8 +31,10 @@ def test_clean_text():
 
 
 def test_balance_and_split_are_deterministic():
-    items = [prices.Item(f"t{i}", f"text {i}", float(p), s) for i, (p, s) in
-             enumerate([(p, s) for p in range(1, 400, 3) for s in ("a", "b")])]
+    items = [
+        prices.Item(f"t{i}", f"text {i}", float(p), s)
+        for i, (p, s) in enumerate([(p, s) for p in range(1, 400, 3) for s in ("a", "b")])
+    ]
     b1, b2 = prices.balance(items, per_bin=10, seed=1), prices.balance(items, per_bin=10, seed=1)
     assert b1 == b2 and len(b1) <= 100 and {i.source for i in b1} == {"a", "b"}
     tr, va, te = prices.split(b1, n_test=10, n_val=5, n_train=1000, seed=3)

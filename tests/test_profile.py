@@ -59,14 +59,25 @@ def test_openrouter_adds_an_open_coder_model_for_week5(clean_env):
 def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
     from utils import llm, paths
 
-    for var in ("LLMKIT_CACHE", "LLMKIT_HF_MODEL", "OLLAMA_BASE_URL", "LLMKIT_RESULTS", "LLMKIT_OPENAI_BASE_URL",
-                "LLMKIT_PROFILE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "TOKENIZERS_PARALLELISM"):
+    for var in (
+        "LLMKIT_CACHE",
+        "LLMKIT_HF_MODEL",
+        "OLLAMA_BASE_URL",
+        "LLMKIT_RESULTS",
+        "LLMKIT_OPENAI_BASE_URL",
+        "LLMKIT_PROFILE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "TOKENIZERS_PARALLELISM",
+    ):
         clean_env.setenv(var, "x")  # recorded, so that what .env sets is undone after the test
         clean_env.delenv(var)
     env = tmp_path / ".env"
-    env.write_text(f"LLMKIT_CACHE={tmp_path / 'cache'}\nLLMKIT_HF_MODEL={tmp_path / 'my-model'}\n"
-                   "OLLAMA_BASE_URL=http://127.0.0.1:9/v1\nLLMKIT_OPENAI_BASE_URL=http://127.0.0.1:8/v1\n"
-                   "LLMKIT_PROFILE=full\n")
+    env.write_text(
+        f"LLMKIT_CACHE={tmp_path / 'cache'}\nLLMKIT_HF_MODEL={tmp_path / 'my-model'}\n"
+        "OLLAMA_BASE_URL=http://127.0.0.1:9/v1\nLLMKIT_OPENAI_BASE_URL=http://127.0.0.1:8/v1\n"
+        "LLMKIT_PROFILE=full\n"
+    )
     p = prof.setup(quiet=True, env_file=env)
     assert p.name == "full" and p.hf_model == str(tmp_path / "my-model")
     assert paths.cache_dir("x") == tmp_path / "cache" / "x" and paths.results_file().parent == tmp_path / "cache"

@@ -4,8 +4,12 @@ from utils import rag, strategies
 from utils.prices import Item
 from utils.tokens import chat_tokens
 
-CORPUS = ["The warranty covers the frame for life.", "Delivery to the EU takes ten working days.",
-          "Our support line is open from 8am to 6pm.", "Refunds are paid within five working days."]
+CORPUS = [
+    "The warranty covers the frame for life.",
+    "Delivery to the EU takes ten working days.",
+    "Our support line is open from 8am to 6pm.",
+    "Refunds are paid within five working days.",
+]
 
 
 def test_retrieval_finds_the_gold_document(tmp_path, monkeypatch):

@@ -1,4 +1,5 @@
 """The main job survives a failing cell and a dead kernel, and still writes its summary."""
+
 import sys
 from pathlib import Path
 

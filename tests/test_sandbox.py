@@ -3,6 +3,7 @@
 Each test asserts the one-sentence reason in the result and that nothing outside the sandbox changed; under the
 fallback, the tests that it cannot pass assert the gap instead, so the README's claims stay true.
 """
+
 import os
 import socket
 import sys
@@ -50,9 +51,11 @@ def outside(tmp_path):
 
 
 def test_fork_bomb_stops_at_the_process_limit(mode):
-    exe = build("int main(){ for (int i = 0; i < 3000; ++i) { pid_t p = fork();"
-                " if (p == 0) { sleep(20); _exit(0); } if (p < 0) { printf(\"fork failed at %d\\n\", i); return 3; } }"
-                " puts(\"forked 3000\"); return 0; }")
+    exe = build(
+        "int main(){ for (int i = 0; i < 3000; ++i) { pid_t p = fork();"
+        ' if (p == 0) { sleep(20); _exit(0); } if (p < 0) { printf("fork failed at %d\\n", i); return 3; } }'
+        ' puts("forked 3000"); return 0; }'
+    )
     res = sb.run_limited([exe], timeout_s=20)
     assert "fork failed" in res.stdout and "forked 3000" not in res.stdout
     assert int(res.stdout.split()[-1]) <= sb.Limits().processes
@@ -60,8 +63,10 @@ def test_fork_bomb_stops_at_the_process_limit(mode):
 
 
 def test_ten_gigabyte_file_is_stopped_at_the_file_size_limit(mode):
-    exe = build("int main(){ FILE* f = fopen(\"big.bin\", \"wb\"); static char buf[1 << 20];"
-                " for (int i = 0; i < 10240; ++i) fwrite(buf, 1, sizeof buf, f); fclose(f); puts(\"wrote 10 GB\"); }")
+    exe = build(
+        'int main(){ FILE* f = fopen("big.bin", "wb"); static char buf[1 << 20];'
+        ' for (int i = 0; i < 10240; ++i) fwrite(buf, 1, sizeof buf, f); fclose(f); puts("wrote 10 GB"); }'
+    )
     start = time.perf_counter()
     res = sb.run_limited([exe], timeout_s=60)
     assert "wrote 10 GB" not in res.stdout and "file-size limit" in res.problem()
@@ -69,16 +74,20 @@ def test_ten_gigabyte_file_is_stopped_at_the_file_size_limit(mode):
 
 
 def test_printing_gigabytes_is_stopped(mode):
-    exe = build("int main(){ static char line[1 << 16]; memset(line, 'x', sizeof line - 1);"
-                " for (long i = 0; i < 100000; ++i) puts(line); }")
+    exe = build(
+        "int main(){ static char line[1 << 16]; memset(line, 'x', sizeof line - 1);"
+        " for (long i = 0; i < 100000; ++i) puts(line); }"
+    )
     res = sb.run_limited([exe], timeout_s=60)
     assert not res.ok and "file-size limit" in res.problem()
     assert len(res.stdout) <= sb.Limits().output_kb * 1024
 
 
 def test_writing_into_the_users_files_fails(mode, outside):
-    exe = build("int main(int argc, char** argv){ FILE* f = fopen(argv[1], \"w\");"
-                " if (!f) { perror(\"open\"); return 1; } fputs(\"pwned\", f); fclose(f); }")
+    exe = build(
+        'int main(int argc, char** argv){ FILE* f = fopen(argv[1], "w");'
+        ' if (!f) { perror("open"); return 1; } fputs("pwned", f); fclose(f); }'
+    )
     target = outside / "pwned.txt"
     res = sb.run_limited([exe, str(target)])
     if mode == "limits only" and os.geteuid() != 0:  # the fallback runs as you: it cannot protect your files
@@ -88,7 +97,7 @@ def test_writing_into_the_users_files_fails(mode, outside):
 
 
 def test_deleting_a_file_outside_its_folder_fails(mode, outside):
-    exe = build("int main(int argc, char** argv){ if (remove(argv[1]) != 0) { perror(\"remove\"); return 1; } }")
+    exe = build('int main(int argc, char** argv){ if (remove(argv[1]) != 0) { perror("remove"); return 1; } }')
     victim = outside / "notes.txt"
     res = sb.run_limited([exe, str(victim)])
     if mode == "limits only" and os.geteuid() != 0:
@@ -123,11 +132,13 @@ def test_network_is_cut_under_bubblewrap(mode):
 
     listener = threading.Thread(target=accept)
     listener.start()
-    exe = build("#include <arpa/inet.h>\n#include <sys/socket.h>\nint main(int argc, char** argv){"
-                " int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET;"
-                " a.sin_port = htons(atoi(argv[1])); inet_pton(AF_INET, \"127.0.0.1\", &a.sin_addr);"
-                " if (connect(s, (sockaddr*)&a, sizeof a) != 0) { perror(\"connect\"); return 1; }"
-                " send(s, \"stolen data\", 11, 0); puts(\"sent\"); }")
+    exe = build(
+        "#include <arpa/inet.h>\n#include <sys/socket.h>\nint main(int argc, char** argv){"
+        " int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET;"
+        ' a.sin_port = htons(atoi(argv[1])); inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);'
+        ' if (connect(s, (sockaddr*)&a, sizeof a) != 0) { perror("connect"); return 1; }'
+        ' send(s, "stolen data", 11, 0); puts("sent"); }'
+    )
     res = sb.run_limited([exe, str(port)], timeout_s=10)
     if mode == "limits only":  # the fallback cannot cut the network: the test documents that
         listener.join(6)
@@ -153,7 +164,9 @@ def test_infinite_loop_is_stopped_by_the_time_limit(mode):
 
 
 def test_memory_hog_is_stopped_by_the_memory_limit(mode):
-    exe = build("#include <vector>\nint main(){ std::vector<std::vector<char>> v; while (true) v.emplace_back(1 << 20, 1); }")
+    exe = build(
+        "#include <vector>\nint main(){ std::vector<std::vector<char>> v; while (true) v.emplace_back(1 << 20, 1); }"
+    )
     res = sb.run_limited([exe], timeout_s=20, memory_mb=200)
     assert res.out_of_memory and "memory" in res.problem()
     py = sb.run_limited([sys.executable, "-c", "x = bytearray(400 * 1024 * 1024)"], memory_mb=200)
@@ -172,8 +185,10 @@ def _alive(name: str) -> bool:
 
 def test_a_detached_child_does_not_outlive_the_run(mode):
     name = f"stray{os.getpid() % 100000}"
-    exe = build("#include <sys/prctl.h>\nint main(int argc, char** argv){ if (fork() == 0) { setsid();"
-                " prctl(PR_SET_NAME, argv[1]); sleep(30); _exit(0); } usleep(200000); puts(\"parent done\"); }")
+    exe = build(
+        "#include <sys/prctl.h>\nint main(int argc, char** argv){ if (fork() == 0) { setsid();"
+        ' prctl(PR_SET_NAME, argv[1]); sleep(30); _exit(0); } usleep(200000); puts("parent done"); }'
+    )
     res = sb.run_limited([exe, name], timeout_s=10)
     assert res.ok and "parent done" in res.stdout
     time.sleep(0.3)
@@ -192,9 +207,11 @@ def test_timing_leaves_out_the_sandbox_start_up(mode):
     timing = sb.time_command([empty], runs=5)
     assert timing.overhead_s > 0 and timing.median < timing.overhead_s / 2 + 0.001
     # a program that runs for a known time still times at least that long
-    exe = build("#include <chrono>\nint main(){ auto t0 = std::chrono::steady_clock::now(); volatile double s = 0;"
-                " while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(150)) s += 1;"
-                " printf(\"%f\\n\", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); }")
+    exe = build(
+        "#include <chrono>\nint main(){ auto t0 = std::chrono::steady_clock::now(); volatile double s = 0;"
+        " while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds(150)) s += 1;"
+        ' printf("%f\\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); }'
+    )
     own = sb.time_command([exe], runs=3)
     assert own.overhead_s == timing.overhead_s and own.median > 0.15  # benchmarks/week5_codegen.py compares the two
 

@@ -1,4 +1,5 @@
 """llm-engineering-kit: the shared code every notebook imports."""
+
 from .errors import LLMKitError
 from .llm import ChatResult, chat
 from .profile import Profile, get_profile, seed_everything, setup

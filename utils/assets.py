@@ -1,4 +1,5 @@
 """Real models and data that ship inside installed packages (the offline profile), found and loaded from disk."""
+
 from __future__ import annotations
 
 import importlib.util

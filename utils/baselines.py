@@ -1,4 +1,5 @@
 """Week 6: price baselines without an LLM, each a predictor (item -> price) trained on the training items."""
+
 from __future__ import annotations
 
 import math
@@ -37,8 +38,13 @@ def constant_predictor(train: Sequence[Item]) -> Predictor:
 def simple_features(item: Item, sources: Sequence[str]) -> list[float]:
     """Hand-made features: text length, words, how many numbers and the largest, and the category (source)."""
     numbers = [float(n) for n in re.findall(r"\d+(?:\.\d+)?", item.text)]
-    return [len(item.text), len(item.text.split()), len(numbers), math.log1p(max(numbers, default=0.0)),
-            *[float(item.source == s) for s in sources]]  # fmt: skip
+    return [
+        len(item.text),
+        len(item.text.split()),
+        len(numbers),
+        math.log1p(max(numbers, default=0.0)),
+        *[float(item.source == s) for s in sources],
+    ]
 
 
 def linear_regression_predictor(train: Sequence[Item]) -> Predictor:
@@ -70,8 +76,10 @@ def random_forest_predictor(train: Sequence[Item], trees: int = 100, seed: int =
     from sklearn.pipeline import make_pipeline
 
     _check(train)
-    model = make_pipeline(TfidfVectorizer(max_features=2000, stop_words="english"),
-                          RandomForestRegressor(n_estimators=trees, random_state=seed, n_jobs=2))  # fmt: skip
+    model = make_pipeline(
+        TfidfVectorizer(max_features=2000, stop_words="english"),
+        RandomForestRegressor(n_estimators=trees, random_state=seed, n_jobs=2),
+    )
     model.fit([i.text for i in train], [i.price for i in train])
     return lambda item: float(model.predict([item.text])[0])
 

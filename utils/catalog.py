@@ -1,4 +1,5 @@
 """Week 4: the model catalogue as a table, filters, costs, leaderboards and a shortlist."""
+
 from __future__ import annotations
 
 import re
@@ -14,8 +15,6 @@ from .paths import DATA_DIR
 
 # The labs whose own API serves their models (resellers such as OpenRouter repeat the same models).
 FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "alibaba", "groq", "llama")
-PROPRIETARY = "proprietary"
-OPEN_UNKNOWN = "open weights (see model card)"
 
 
 def catalog_source() -> str:
@@ -53,7 +52,7 @@ def load_catalog(first_party_only: bool = True) -> pd.DataFrame:
                 }
             )
     df = pd.DataFrame(rows)
-    df["licence"] = np.where(df["open_weights"], OPEN_UNKNOWN, PROPRIETARY)
+    df["weights"] = np.where(df["open_weights"], "open", "closed")  # no licences in the catalogue: open_model_facts
     df["blended_per_m"] = blended_price(df["input_per_m"], df["output_per_m"])
     return df.sort_values(["provider", "release_date"], ascending=[True, False]).reset_index(drop=True)
 
@@ -68,11 +67,6 @@ def open_model_facts() -> pd.DataFrame:
     return pd.read_csv(DATA_DIR / "open_models.csv")
 
 
-def known_licences(df: pd.DataFrame) -> list[str]:
-    """The licence names a filter accepts for this table."""
-    return sorted(set(df["licence"].dropna()) | {PROPRIETARY})
-
-
 def filter_models(
     df: pd.DataFrame,
     open_weights: bool | None = None,
@@ -80,7 +74,6 @@ def filter_models(
     max_input_price: float | None = None,
     max_output_price: float | None = None,
     cutoff_after: str | None = None,
-    licence: str | None = None,
 ) -> pd.DataFrame:
     """Rows that meet every given condition; a bad value gets a clear BadInputError."""
     out = df
@@ -106,11 +99,6 @@ def filter_models(
                 f"cutoff_after must be a date like '2024-06' or '2024-06-30', got {cutoff_after!r}."
             ) from None
         out = out[pd.to_datetime(out["knowledge_cutoff"], errors="coerce") > date]
-    if licence:
-        allowed = known_licences(df)
-        if licence not in allowed:
-            raise BadInputError(f"Unknown licence {licence!r}. Choose one of: {', '.join(allowed)}.")
-        out = out[out["licence"] == licence]
     return out
 
 
@@ -119,29 +107,35 @@ def filter_widget(df: pd.DataFrame, columns: list[str] | None = None, rows: int 
     import ipywidgets as w
     from IPython.display import display
 
-    columns = columns or ["provider", "name", "open_weights", "context", "input_per_m", "output_per_m",
-                          "knowledge_cutoff", "licence"]  # fmt: skip
+    columns = columns or [
+        "provider",
+        "name",
+        "open_weights",
+        "context",
+        "input_per_m",
+        "output_per_m",
+        "knowledge_cutoff",
+    ]
     open_w = w.Dropdown(options=[("any", None), ("open", True), ("closed", False)], description="weights")
     ctx = w.IntText(value=0, description="min context")
     price = w.FloatText(value=100.0, description="max in $/1M")
     cutoff = w.Text(value="", description="cut-off after", placeholder="2024-06")
-    lic = w.Dropdown(options=[("any", "")] + [(x, x) for x in known_licences(df)], description="licence")
     out = w.Output()
 
     def refresh(*_: Any) -> None:
         out.clear_output()
         with out:
             try:
-                res = filter_models(df, open_w.value, ctx.value, price.value, None, cutoff.value or None, lic.value)
+                res = filter_models(df, open_w.value, ctx.value, price.value, None, cutoff.value or None)
                 print(f"{len(res)} of {len(df)} models")
                 display(res[columns].head(rows))
             except BadInputError as err:
                 print(f"⚠ {err}")
 
-    for control in (open_w, ctx, price, cutoff, lic):
+    for control in (open_w, ctx, price, cutoff):
         control.observe(refresh, names="value")
     refresh()
-    return w.VBox([w.HBox([open_w, ctx, price]), w.HBox([cutoff, lic]), out])
+    return w.VBox([w.HBox([open_w, ctx, price]), w.HBox([cutoff]), out])
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -151,8 +145,11 @@ def monthly_api_cost(
     df: pd.DataFrame, requests_per_day: float, input_tokens: int, output_tokens: int, days: int = 30
 ) -> pd.Series:
     """Dollars a month for a workload, per row of the catalogue."""
-    for name, value in (("requests_per_day", requests_per_day), ("input_tokens", input_tokens),
-                        ("output_tokens", output_tokens)):  # fmt: skip
+    for name, value in (
+        ("requests_per_day", requests_per_day),
+        ("input_tokens", input_tokens),
+        ("output_tokens", output_tokens),
+    ):
         if value < 0:
             raise BadInputError(f"{name} must be >= 0, got {value}.")
     per_request = (input_tokens * df["input_per_m"] + output_tokens * df["output_per_m"]) / 1_000_000

@@ -1,4 +1,5 @@
 """Week 5: an LLM rewrites Python as C++; we extract, compile, run safely, verify, time and repair."""
+
 from __future__ import annotations
 
 import difflib
@@ -141,8 +142,9 @@ class Reference:
     float_tol: float = 0.0
 
 
-def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 300, float_tol: float | None = None
-                     ) -> Reference:  # fmt: skip
+def python_reference(
+    name: str, source: str, runs: int = 3, timeout_s: float = 300, float_tol: float | None = None
+) -> Reference:
     """Run the Python program once for its output, then time it; a clear error for empty or failing Python."""
     if not source or not source.strip():
         raise BadInputError(f"{name}: the Python program is empty.")
@@ -154,8 +156,11 @@ def python_reference(name: str, source: str, runs: int = 3, timeout_s: float = 3
         res = run_limited(python_command(path), timeout_s=timeout_s, memory_mb=2048)
         if not res.ok:
             raise LLMKitError(f"{name}: the Python reference failed, {res.problem()}.")
-        timing = (time_command(python_command(path), runs=runs, warmup=0, timeout_s=timeout_s, memory_mb=2048)
-                  if runs else None)  # fmt: skip
+        timing = (
+            time_command(python_command(path), runs=runs, warmup=0, timeout_s=timeout_s, memory_mb=2048)
+            if runs
+            else None
+        )
     finally:
         remove_folder(folder)
     tol = FLOAT_TOLERANCE.get(name, 0.0) if float_tol is None else float_tol
@@ -197,8 +202,9 @@ class Conversion:
         return any(a.compiled for a in self.attempts)
 
 
-def check_cpp(code: str, expected_output: str, timeout_s: float = 30, memory_mb: int = 1024,
-              float_tol: float = 0.0) -> tuple[bool, bool, str, Path | None]:  # fmt: skip
+def check_cpp(
+    code: str, expected_output: str, timeout_s: float = 30, memory_mb: int = 1024, float_tol: float = 0.0
+) -> tuple[bool, bool, str, Path | None]:
     """Compile and run C++ once: (compiled, correct, problem, binary)."""
     comp = compile_cpp(code)
     if not comp.ok:
@@ -212,15 +218,20 @@ def check_cpp(code: str, expected_output: str, timeout_s: float = 30, memory_mb:
     return True, False, "The output differs from Python's:\n" + output_diff(expected_output, run.stdout), None
 
 
+CODE_BLOCK_END = ["\n```\n"]  # a closing fence: an opening one has a language name after the backticks
+
+
 def convert(
     model: str,
     ref: Reference,
     rounds: int = 2,
     chat_fn: Callable[..., Any] | None = None,
-    max_tokens: int = 1200,
+    max_tokens: int = 600,
     timeout_s: float = 30,
 ) -> Conversion:
-    """Ask the model for C++, then repair up to `rounds` more times with the compiler errors or the output diff."""
+    """Ask the model for C++, then repair up to `rounds` more times with the compiler errors or the output diff.
+
+    Generation stops at the end of the code block (a closing fence), so no round costs more than the code needs."""
     from .llm import chat
 
     chat_fn = chat_fn or chat
@@ -230,15 +241,23 @@ def convert(
     ]
     result = Conversion(ref.name, model)
     for rnd in range(rounds + 1):
-        reply = chat_fn(model, messages, max_tokens=max_tokens, temperature=0.0)
+        reply = chat_fn(model, messages, max_tokens=max_tokens, temperature=0.0, stop=CODE_BLOCK_END)
         try:
             code = extract_cpp(reply.text)
             compiled, correct, problem, binary = check_cpp(code, ref.output, timeout_s, float_tol=ref.float_tol)
         except NoCodeError as err:
             code, compiled, correct, problem, binary = None, False, False, str(err), None
         result.attempts.append(
-            Attempt(rnd, code, compiled, correct, problem, (reply.input_tokens or 0) + reply.output_tokens,
-                    reply.cost_usd, reply.latency_s)  # fmt: skip
+            Attempt(
+                rnd,
+                code,
+                compiled,
+                correct,
+                problem,
+                (reply.input_tokens or 0) + reply.output_tokens,
+                reply.cost_usd,
+                reply.latency_s,
+            )
         )
         if correct:
             result.binary = binary
@@ -282,6 +301,7 @@ def results_row(ref: Reference, conv: Conversion) -> dict[str, Any]:
         "python_median_s": ref.timing.median if ref.timing else None,
         "cpp_median_s": conv.cpp_timing.median if conv.cpp_timing else None,
         "speedup": speedup,
+        "speedup_at_least": bool(conv.cpp_timing and conv.cpp_timing.at_resolution),
         "tokens": sum(a.tokens for a in conv.attempts),
         "cost_usd": sum(costs) if costs else None,
         "last_problem": (conv.attempts[-1].problem.splitlines() or [""])[0][:80] if conv.attempts else "",
@@ -348,11 +368,16 @@ def humaneval_program(problem: dict[str, Any]) -> str | None:
         if isinstance(node, ast.Assert):
             t = node.test
             ok = (
-                isinstance(t, ast.Compare) and isinstance(t.left, ast.Call) and isinstance(t.left.func, ast.Name)
-                and t.left.func.id == "candidate" and len(t.ops) == 1 and isinstance(t.ops[0], ast.Eq)
-                and not t.left.keywords and all(_simple_literal(a) for a in t.left.args)
+                isinstance(t, ast.Compare)
+                and isinstance(t.left, ast.Call)
+                and isinstance(t.left.func, ast.Name)
+                and t.left.func.id == "candidate"
+                and len(t.ops) == 1
+                and isinstance(t.ops[0], ast.Eq)
+                and not t.left.keywords
+                and all(_simple_literal(a) for a in t.left.args)
                 and _simple_literal(t.comparators[0])
-            )  # fmt: skip
+            )
             if not ok:
                 return None
             calls.append(", ".join(ast.unparse(a) for a in t.left.args))
@@ -380,8 +405,9 @@ def humaneval_programs(limit: int) -> dict[str, str]:
 # ----------------------------------------------------------------------------------------------------------------
 # A panel an instructor can drive live
 # ----------------------------------------------------------------------------------------------------------------
-def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str], rounds: int = 2,
-                  runs: int = 3) -> Any:  # fmt: skip
+def codegen_panel(
+    programs: dict[str, tuple[str, str | None]], models: list[str], rounds: int = 2, runs: int = 3
+) -> Any:
     """Pick a program and a model; buttons run the Python, ask the model for C++ (with repairs), and run the C++."""
     import ipywidgets as w
 
@@ -419,7 +445,9 @@ def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str]
             for a in conv.attempts:
                 why = a.problem.splitlines()[0] if a.problem else ""
                 print(f"round {a.round}: compiled={a.compiled} correct={a.correct} {why}")
-            cpp.value = next((a.code for a in reversed(conv.attempts) if a.code), "") or ""
+            code = next((a.code for a in reversed(conv.attempts) if a.code), None)
+            if code:  # a reply without code leaves what is in the box (perhaps the user's own C++) as it was
+                cpp.value = code
 
     def run_cpp(*_: Any) -> None:
         with log:
@@ -428,10 +456,15 @@ def codegen_panel(programs: dict[str, tuple[str, str | None]], models: list[str]
             if not state.get("ref") or not cpp.value.strip():
                 print("⚠ no C++ to run yet: convert first, or paste C++ into the box")
                 return
-            conv = time_conversion(check_conversion(state["ref"], cpp.value, "C++ in the panel"), runs=runs)
+            try:
+                conv = time_conversion(check_conversion(state["ref"], cpp.value, "C++ in the panel"), runs=runs)
+            except LLMKitError as err:
+                print(f"⚠ {err}")
+                return
             row = results_row(state["ref"], conv)
             if conv.correct:
-                print(f"C++ output matches Python. C++ {conv.cpp_timing}; speed-up {row['speedup']:.1f}x")
+                bound = "at least " if row["speedup_at_least"] else ""
+                print(f"C++ output matches Python. C++ {conv.cpp_timing}; speed-up {bound}{row['speedup']:.1f}x")
             else:
                 print(f"✗ {conv.attempts[0].problem}")
 

@@ -1,4 +1,5 @@
 """Errors a student meets, each with one clear sentence and what to do next."""
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Weeks 6-7: one evaluation harness for every price predictor, and the shared results table."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -43,9 +44,16 @@ def _candidates(text: str) -> list[dict[str, Any]]:
         before, after = text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]
         marked = _MONEY_BEFORE.search(before)
         negative = bool(marked and marked.group(1)) or (prev == "-" and not before[:-1].rstrip()[-1:].isdigit())
-        out.append({"value": float(m.group(1).replace(",", "")), "start": m.start(), "end": m.end(),
-                    "money": bool(marked) or bool(_MONEY_AFTER.match(after)), "negative": negative,
-                    "other": bool(_NOT_A_PRICE_BEFORE.search(before) or _UNIT_AFTER.match(after))})  # fmt: skip
+        out.append(
+            {
+                "value": float(m.group(1).replace(",", "")),
+                "start": m.start(),
+                "end": m.end(),
+                "money": bool(marked) or bool(_MONEY_AFTER.match(after)),
+                "negative": negative,
+                "other": bool(_NOT_A_PRICE_BEFORE.search(before) or _UNIT_AFTER.match(after)),
+            }
+        )
     return out
 
 
@@ -123,13 +131,23 @@ class Report:
         ax.scatter(t["truth"], t["guess"], c=t["grade"].map(COLOURS), s=14, alpha=0.8)
         top = max(t["truth"].max(), t["guess"].max()) * 1.05
         ax.plot([0, top], [0, top], color="steelblue", lw=1)
-        ax.set(xlim=(0, top), ylim=(0, top), xlabel="true price ($)", ylabel="predicted price ($)",
-               title=f"{self.name}\nerror ${self.mae:,.0f}, hits {self.hit_rate:.0%}")  # fmt: skip
+        ax.set(
+            xlim=(0, top),
+            ylim=(0, top),
+            xlabel="true price ($)",
+            ylabel="predicted price ($)",
+            title=f"{self.name}\nerror ${self.mae:,.0f}, hits {self.hit_rate:.0%}",
+        )
         return ax
 
 
-def score(name: str, truths: Sequence[float], guesses: Sequence[float | None], seconds: float = 0.0,
-          texts: Sequence[str] | None = None) -> Report:  # fmt: skip
+def score(
+    name: str,
+    truths: Sequence[float],
+    guesses: Sequence[float | None],
+    seconds: float = 0.0,
+    texts: Sequence[str] | None = None,
+) -> Report:
     """The harness's figures for given truths and guesses; a None guess is unparseable, scored as $0 and a miss."""
     from sklearn.metrics import r2_score
 
@@ -148,9 +166,18 @@ def score(name: str, truths: Sequence[float], guesses: Sequence[float | None], s
     table = pd.DataFrame({"truth": truth, "guess": guess, "parsed": parsed, "error": errors, "grade": grades})
     if texts is not None:
         table.insert(0, "item", [t[:60] for t in texts])
-    return Report(name, mae, (mae - half, mae + half), rmsle, grades.count("hit") / len(grades),
-                  float(r2_score(truth, guess)) if len(truth) > 1 else float("nan"), len(truth),
-                  int((~parsed).sum()), seconds, table)  # fmt: skip
+    return Report(
+        name,
+        mae,
+        (mae - half, mae + half),
+        rmsle,
+        grades.count("hit") / len(grades),
+        float(r2_score(truth, guess)) if len(truth) > 1 else float("nan"),
+        len(truth),
+        int((~parsed).sum()),
+        seconds,
+        table,
+    )
 
 
 def evaluate(
@@ -189,8 +216,7 @@ def evaluate(
     else:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
-    report = score(name, [it.price for it in items], guesses, time.perf_counter() - start,
-                   [it.title for it in items])  # fmt: skip
+    report = score(name, [it.price for it in items], guesses, time.perf_counter() - start, [it.title for it in items])
     if failures:
         report.extra["failures"] = failures
         print(f"{name}: {len(failures)} predictions raised, e.g. {failures[0]}")
@@ -200,22 +226,67 @@ def evaluate(
 # ----------------------------------------------------------------------------------------------------------------
 # The shared results table (weeks 6 and 7 write to it; the decision table reads it)
 # ----------------------------------------------------------------------------------------------------------------
-RESULT_COLUMNS = ["approach", "family", "profile", "mae", "rmsle", "hit_rate", "r2", "n", "unparseable",
-                  "seconds_per_item", "cost_per_1k", "setup_effort", "when"]  # fmt: skip
+RESULT_COLUMNS = [
+    "approach",
+    "family",
+    "profile",
+    "mae",
+    "mae_lo",
+    "mae_hi",
+    "rmsle",
+    "hit_rate",
+    "r2",
+    "n",
+    "unparseable",
+    "seconds_per_item",
+    "compute_per_1k",
+    "api_per_1k",
+    "effort_estimate",
+    "when",
+]
+# The stated rate that turns measured seconds into dollars: one on-demand cloud vCPU-hour (a 2-vCPU general-purpose
+# instance costs about $0.08-0.10 an hour). Change it to your own machine's cost.
+DOLLARS_PER_CPU_HOUR = 0.05
 
 
-def record(report: Report, family: str, profile: str, cost_per_1k: float | None = 0.0,
-           setup_effort: str = "", path: Any = None) -> pd.DataFrame:  # fmt: skip
-    """Add (or replace) an approach's row in the results file and return the whole table."""
+def compute_cost_per_1k(seconds_per_item: float, dollars_per_hour: float = DOLLARS_PER_CPU_HOUR) -> float:
+    """Dollars of machine time for 1,000 predictions at the measured seconds per item."""
+    return seconds_per_item * 1000 / 3600 * dollars_per_hour
+
+
+def record(
+    report: Report,
+    family: str,
+    profile: str,
+    api_per_1k: float | None = None,
+    effort_estimate: str = "",
+    path: Any = None,
+    dollars_per_hour: float = DOLLARS_PER_CPU_HOUR,
+) -> pd.DataFrame:
+    """Add (or replace) an approach's row in the results file and return the whole table.
+
+    compute_per_1k is computed from the measured seconds per item at dollars_per_hour; api_per_1k is what an API
+    would charge (None when no API is called); effort_estimate is the author's estimate, not a measurement."""
     path = Path(path or results_file())
+    per_item = report.seconds / max(report.n, 1)
     row = {
-        "approach": report.name, "family": family, "profile": profile, "mae": round(report.mae, 2),
-        "rmsle": round(report.rmsle, 3), "hit_rate": round(report.hit_rate, 3), "r2": round(report.r2, 3),
-        "n": report.n, "unparseable": report.unparseable,
-        "seconds_per_item": round(report.seconds / max(report.n, 1), 4),
-        "cost_per_1k": cost_per_1k, "setup_effort": setup_effort,
+        "approach": report.name,
+        "family": family,
+        "profile": profile,
+        "mae": round(report.mae, 2),
+        "mae_lo": round(report.mae_ci95[0], 2),
+        "mae_hi": round(report.mae_ci95[1], 2),
+        "rmsle": round(report.rmsle, 3),
+        "hit_rate": round(report.hit_rate, 3),
+        "r2": round(report.r2, 3),
+        "n": report.n,
+        "unparseable": report.unparseable,
+        "seconds_per_item": round(per_item, 4),
+        "compute_per_1k": round(compute_cost_per_1k(per_item, dollars_per_hour), 6),
+        "api_per_1k": api_per_1k,
+        "effort_estimate": effort_estimate,
         "when": dt.datetime.now().isoformat(timespec="seconds"),
-    }  # fmt: skip
+    }
     table = read_results(path)
     table = table[~((table["approach"] == report.name) & (table["profile"] == profile))]
     table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])

@@ -1,4 +1,5 @@
 """Week 7: LoRA / QLoRA fine-tuning of an open model into a price predictor, with transformers' Trainer and peft."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -144,12 +145,16 @@ def plan_training(device: Device | None, params_b: float, batch_size: int = 16, 
             if need <= usable:
                 full = memory_needed_gb(params_b, "16-bit", batch_size * seq_len)
                 faster = "" if mode == "16-bit" else f"; 16-bit LoRA would need {full:.0f} GB"
-                why = (f"{device.name} ({device.memory_gb:.0f} GB, {'bf16' if device.bf16 else 'no bf16: fp16'}): "
-                       f"{mode} LoRA needs about {need:.0f} GB of {usable:.0f} usable{faster}")  # fmt: skip
+                why = (
+                    f"{device.name} ({device.memory_gb:.0f} GB, {'bf16' if device.bf16 else 'no bf16: fp16'}): "
+                    f"{mode} LoRA needs about {need:.0f} GB of {usable:.0f} usable{faster}"
+                )
                 return TrainingPlan(mode, dtype, batch_size, accum, need, why)
         batch_size, accum = batch_size // 2, accum * 2
-    raise BadInputError(f"A {params_b:.0f}B model does not fit {device.name} ({device.memory_gb:.0f} GB) even in 4-bit "
-                        "with batch 1: choose a smaller model or a larger GPU.")  # fmt: skip
+    raise BadInputError(
+        f"A {params_b:.0f}B model does not fit {device.name} ({device.memory_gb:.0f} GB) even in 4-bit "
+        "with batch 1: choose a smaller model or a larger GPU."
+    )
 
 
 def current_device() -> Device | None:
@@ -166,15 +171,30 @@ MODEL_BILLIONS = {"llama-3.1-8b": 8.03, "llama-3.2-3b": 3.21, "qwen2.5-7b": 7.62
 def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
     """The offline config trains minutes on a CPU; the full one is LoRA on Llama 3.1 8B, shaped by plan_training."""
     if profile.offline:
-        return FineTuneConfig(max_steps=profile.size("train_steps")).validate()
+        # 30 steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
+        # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
+        return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
     base = os.environ.get("LLMKIT_FINETUNE_BASE", "llama-3.1-8b")
     plan = plan_training(device if device is not None else current_device(), MODEL_BILLIONS.get(base, 8.0))
-    return FineTuneConfig(base=base, r=32, alpha=64, dropout=0.1, learning_rate=1e-4,
-                          target_modules=("q_proj", "k_proj", "v_proj", "o_proj"), epochs=1,
-                          max_steps=profile.size("train_steps"), batch_size=plan.batch_size,
-                          grad_accum=plan.grad_accum, max_length=182, quantize_4bit=plan.quantize_4bit,
-                          compute_dtype=plan.compute_dtype, gradient_checkpointing=plan.gradient_checkpointing,
-                          save_steps=200, logging_steps=20, run_name="price-lora-full").validate()  # fmt: skip
+    return FineTuneConfig(
+        base=base,
+        r=32,
+        alpha=64,
+        dropout=0.1,
+        learning_rate=1e-4,
+        target_modules=("q_proj", "k_proj", "v_proj", "o_proj"),
+        epochs=1,
+        max_steps=profile.size("train_steps"),
+        batch_size=plan.batch_size,
+        grad_accum=plan.grad_accum,
+        max_length=182,
+        quantize_4bit=plan.quantize_4bit,
+        compute_dtype=plan.compute_dtype,
+        gradient_checkpointing=plan.gradient_checkpointing,
+        save_steps=200,
+        logging_steps=20,
+        run_name="price-lora-full",
+    ).validate()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -204,8 +224,11 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
             from transformers import BitsAndBytesConfig
 
             kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=dtype)  # fmt: skip
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
             kwargs["device_map"] = "auto"
         else:
             if config.quantize_4bit:
@@ -264,8 +287,13 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     elif config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
         model.enable_input_require_grads()
-    lora = LoraConfig(r=config.r, lora_alpha=config.alpha, lora_dropout=config.dropout,
-                      target_modules=list(config.target_modules), task_type="CAUSAL_LM")  # fmt: skip
+    lora = LoraConfig(
+        r=config.r,
+        lora_alpha=config.alpha,
+        lora_dropout=config.dropout,
+        target_modules=list(config.target_modules),
+        task_type="CAUSAL_LM",
+    )
     return get_peft_model(model, lora)
 
 
@@ -289,16 +317,28 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
     use_gpu = torch.cuda.is_available()
     config.output_dir.mkdir(parents=True, exist_ok=True)
     args = TrainingArguments(
-        output_dir=str(config.output_dir), per_device_train_batch_size=config.batch_size,
-        gradient_accumulation_steps=config.grad_accum, learning_rate=config.learning_rate,
-        lr_scheduler_type=config.lr_scheduler, warmup_steps=config.warmup_steps, num_train_epochs=config.epochs,
-        max_steps=config.max_steps, logging_steps=config.logging_steps, save_steps=config.save_steps,
-        save_total_limit=2, seed=config.seed, data_seed=config.seed, report_to=[], use_cpu=not use_gpu,
-        bf16=use_gpu and config.compute_dtype == "bfloat16", fp16=use_gpu and config.compute_dtype == "float16",
+        output_dir=str(config.output_dir),
+        per_device_train_batch_size=config.batch_size,
+        gradient_accumulation_steps=config.grad_accum,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type=config.lr_scheduler,
+        warmup_steps=config.warmup_steps,
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps,
+        logging_steps=config.logging_steps,
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        seed=config.seed,
+        data_seed=config.seed,
+        report_to=[],
+        use_cpu=not use_gpu,
+        bf16=use_gpu and config.compute_dtype == "bfloat16",
+        fp16=use_gpu and config.compute_dtype == "float16",
         train_sampling_strategy="group_by_length" if config.group_by_length else "random",
-        dataloader_num_workers=0, remove_unused_columns=False,
+        dataloader_num_workers=0,
+        remove_unused_columns=False,
         disable_tqdm=False,
-    )  # fmt: skip
+    )
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     return Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks or [])
 
@@ -318,6 +358,21 @@ def loss_history(trainer: Any) -> list[tuple[int, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Using the model: prices, adapters, merging
 # ----------------------------------------------------------------------------------------------------------------
+def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128) -> float:
+    """Mean cross-entropy on the tokens the fine-tuning learns (the price, '.00' and the end token) for items."""
+    total, count = 0.0, 0
+    model.eval()
+    for item in items:
+        ex, _ = encode_example(tok, item, max_length)
+        ids = torch.tensor([ex["input_ids"]], device=model.device)
+        labels = torch.tensor([ex["labels"]], device=model.device)
+        with torch.no_grad():
+            loss = model(input_ids=ids, labels=labels).loss.item()
+        n = sum(1 for label in ex["labels"][1:] if label != -100)
+        total, count = total + loss * n, count + n
+    return total / count
+
+
 def padding_share(trainer: Any) -> float:
     """Share of the tokens in the training batches that are padding, measured on the Trainer's own data loader."""
     real = total = 0
@@ -327,8 +382,9 @@ def padding_share(trainer: Any) -> float:
     return 1 - real / total
 
 
-def generate_prices(model: Any, tok: Any, items: Sequence[Item], batch_size: int = 16, max_new_tokens: int = 6
-                    ) -> list[str]:  # fmt: skip
+def generate_prices(
+    model: Any, tok: Any, items: Sequence[Item], batch_size: int = 16, max_new_tokens: int = 6
+) -> list[str]:
     """Greedy continuations of each item's prompt (the text after 'Price is $'), a batch at a time (left padding)."""
     side = tok.padding_side
     tok.padding_side = "left"  # every prompt ends where generation starts
@@ -338,8 +394,9 @@ def generate_prices(model: Any, tok: Any, items: Sequence[Item], batch_size: int
             prompts = [it.prompt() for it in items[start : start + batch_size]]
             enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
             with torch.no_grad():
-                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tok.pad_token_id)  # fmt: skip
+                gen = model.generate(
+                    **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
+                )
             out += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
     finally:
         tok.padding_side = side

@@ -3,6 +3,7 @@
 On the offline profile the model is SmolLM2-135M-Instruct served by llama.cpp on 127.0.0.1, started on first use:
 the same code path as Ollama or OpenAI, with a real model.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -184,10 +185,24 @@ class LocalServer:
     def start(self, timeout_s: float = 120.0) -> LocalServer:
         """Start the server and wait until it answers; a clear error with its log tail if it does not."""
         cmd = [
-            sys.executable, "-m", "llama_cpp.server", "--model", str(self.gguf), "--model_alias", self.alias,
-            "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads),
-            "--n_ctx", str(self.n_ctx), "--verbose", "False",
-        ]  # fmt: skip
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(self.gguf),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--verbose",
+            "False",
+        ]
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -304,6 +319,7 @@ def chat(
     on_token: Callable[[str], None] | None = None,
     retries: int = 4,
     base_delay_s: float = 1.0,
+    stop: list[str] | None = None,
 ) -> ChatResult:
     """Send a chat to 'provider/model' and return text, tokens, latency and cost; stream=True prints as it goes."""
     import openai
@@ -316,6 +332,8 @@ def chat(
     kwargs: dict[str, Any] = dict(model=model_id, messages=msgs, temperature=temperature, max_tokens=max_tokens)
     if seed is not None and provider not in ("anthropic",):
         kwargs["seed"] = seed
+    if stop:
+        kwargs["stop"] = stop
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)

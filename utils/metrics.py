@@ -1,4 +1,5 @@
 """Week 6, model-centric: cross-entropy by hand, perplexity, sliding windows and per-token surprise."""
+
 from __future__ import annotations
 
 import html

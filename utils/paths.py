@@ -3,6 +3,7 @@
 Every location is read from the environment when it is used (not when `utils` is imported), so a value set in
 `.env` (loaded by `setup()`) takes effect.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Weeks 6-7, the price task: real priced items as product descriptions, curated the same way on both profiles."""
+
 from __future__ import annotations
 
 import hashlib
@@ -66,52 +67,89 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
     rows: list[dict[str, Any]] = []
     d = [r for r in _rows("ggplot2", "diamonds")]
     for r in random.Random(seed).sample(d, diamonds):
-        rows.append({"source": "diamonds", "price": r["price"],
-                     "title": f"{r['carat']} carat {r['cut']} diamond",
-                     "text": f"Loose diamond, {r['carat']} carat. Cut: {r['cut']}. Colour grade: {r['color']}. "
-                             f"Clarity: {r['clarity']}. Depth {r['depth']}%, table {r['table']}%. "
-                             f"Measures {r['x']} x {r['y']} x {r['z']} mm."})  # fmt: skip
+        rows.append(
+            {
+                "source": "diamonds",
+                "price": r["price"],
+                "title": f"{r['carat']} carat {r['cut']} diamond",
+                "text": f"Loose diamond, {r['carat']} carat. Cut: {r['cut']}. Colour grade: {r['color']}. "
+                f"Clarity: {r['clarity']}. Depth {r['depth']}%, table {r['table']}%. "
+                f"Measures {r['x']} x {r['y']} x {r['z']} mm.",
+            }
+        )
     for r in _rows("Ecdat", "Computers"):
         year = 1993 + (int(r["trend"]) - 1) // 12
-        rows.append({"source": "computers", "price": r["price"], "title": f"{r['speed']} MHz desktop PC ({year})",
-                     "text": f"Desktop PC sold in {year}. Processor {r['speed']} MHz, {r['ram']} MB RAM, "
-                             f"{r['hd']} MB hard drive, {r['screen']} inch monitor. CD-ROM: {_yes(r['cd'])}. "
-                             f"Multimedia kit: {_yes(r['multi'])}. Premium brand: {_yes(r['premium'])}."})  # fmt: skip
+        rows.append(
+            {
+                "source": "computers",
+                "price": r["price"],
+                "title": f"{r['speed']} MHz desktop PC ({year})",
+                "text": f"Desktop PC sold in {year}. Processor {r['speed']} MHz, {r['ram']} MB RAM, "
+                f"{r['hd']} MB hard drive, {r['screen']} inch monitor. CD-ROM: {_yes(r['cd'])}. "
+                f"Multimedia kit: {_yes(r['multi'])}. Premium brand: {_yes(r['premium'])}.",
+            }
+        )
     makes = ["Buick", "Cadillac", "Chevy", "Pontiac", "Saab", "Saturn"]
     bodies = ["convertible", "coupe", "hatchback", "sedan", "wagon"]
     for r in _rows("modeldata", "car_prices"):
         make = next((m for m in makes if r.get(m) == 1), "GM")
         body = next((b for b in bodies if r.get(b) == 1), "car")
-        rows.append({"source": "cars", "price": r["Price"], "title": f"Used {make} {body}",
-                     "text": f"Used {make} {body}, {r['Cylinder']} cylinders, {r['Doors']} doors, "
-                             f"{r['Mileage']} miles. Cruise control: {_yes(r['Cruise'])}. "
-                             f"Premium sound: {_yes(r['Sound'])}. Leather seats: {_yes(r['Leather'])}."})  # fmt: skip
+        rows.append(
+            {
+                "source": "cars",
+                "price": r["Price"],
+                "title": f"Used {make} {body}",
+                "text": f"Used {make} {body}, {r['Cylinder']} cylinders, {r['Doors']} doors, "
+                f"{r['Mileage']} miles. Cruise control: {_yes(r['Cruise'])}. "
+                f"Premium sound: {_yes(r['Sound'])}. Leather seats: {_yes(r['Leather'])}.",
+            }
+        )
     for r in _rows("openintro", "mariokart"):
-        rows.append({"source": "ebay", "price": r["total_pr"], "title": r["title"],
-                     "text": f"eBay auction: {r['title']}. Condition: {r['cond']}. Steering wheels included: "
-                             f"{r['wheels']}. Stock photo: {r['stock_photo']}. Auction of {r['duration']} days, "
-                             f"shipping {r['ship_sp']} at ${r['ship_pr']}."})  # fmt: skip
+        rows.append(
+            {
+                "source": "ebay",
+                "price": r["total_pr"],
+                "title": r["title"],
+                "text": f"eBay auction: {r['title']}. Condition: {r['cond']}. Steering wheels included: "
+                f"{r['wheels']}. Stock photo: {r['stock_photo']}. Auction of {r['duration']} days, "
+                f"shipping {r['ship_sp']} at ${r['ship_pr']}.",
+            }
+        )
     for r in _rows("openintro", "ucla_textbooks_f18"):
-        rows.append({"source": "textbooks", "price": r["bookstore_new"], "title": f"Textbook: {r['course']}",
-                     "text": f"New textbook for the UCLA course '{r['course']}' ({r['subject']} "
-                             f"{r['course_num']}), Fall 2018."})  # fmt: skip
+        rows.append(
+            {
+                "source": "textbooks",
+                "price": r["bookstore_new"],
+                "title": f"Textbook: {r['course']}",
+                "text": f"New textbook for the UCLA course '{r['course']}' ({r['subject']} "
+                f"{r['course_num']}), Fall 2018.",
+            }
+        )
     for r in _rows("AER", "Journals"):
-        rows.append({"source": "journals", "price": r["price"], "title": f"Journal: {r['title']}",
-                     "text": f"Annual library subscription to the journal '{r['title']}' ({r['field']}), "
-                             f"published by {r['publisher']}, founded {r['foundingyear']}. {r['pages']} pages "
-                             f"a year, {r['citations']} citations. Society journal: {r['society']}."})  # fmt: skip
+        rows.append(
+            {
+                "source": "journals",
+                "price": r["price"],
+                "title": f"Journal: {r['title']}",
+                "text": f"Annual library subscription to the journal '{r['title']}' ({r['field']}), "
+                f"published by {r['publisher']}, founded {r['foundingyear']}. {r['pages']} pages "
+                f"a year, {r['citations']} citations. Society journal: {r['society']}.",
+            }
+        )
     return rows
 
 
-def amazon_raw_items(categories: Iterable[str] = ("Appliances", "Musical_Instruments", "Video_Games"),
-                     per_category: int = 20000) -> list[dict[str, Any]]:  # fmt: skip
+def amazon_raw_items(
+    categories: Iterable[str] = ("Appliances", "Musical_Instruments", "Video_Games"), per_category: int = 20000
+) -> list[dict[str, Any]]:
     """Full profile: Amazon Reviews 2023 product metadata, read from the raw JSONL files (no loading script)."""
     from huggingface_hub import hf_hub_download
 
     rows = []
     for cat in categories:
-        path = hf_hub_download("McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{cat}.jsonl",
-                               repo_type="dataset")  # fmt: skip
+        path = hf_hub_download(
+            "McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{cat}.jsonl", repo_type="dataset"
+        )
         with open(path, encoding="utf-8") as f:
             for i, line in enumerate(f):
                 if i >= per_category:
@@ -122,8 +160,14 @@ def amazon_raw_items(categories: Iterable[str] = ("Appliances", "Musical_Instrum
                 parts = [*(m.get("features") or []), *(m.get("description") or [])]
                 skip = ("Best Sellers Rank", "Date First Available")
                 parts += [f"{k}: {v}" for k, v in details.items() if k not in skip]
-                rows.append({"source": cat, "price": m.get("price"), "title": m.get("title") or "",
-                             "text": f"{m.get('title') or ''}\n" + "\n".join(map(str, parts))})  # fmt: skip
+                rows.append(
+                    {
+                        "source": cat,
+                        "price": m.get("price"),
+                        "title": m.get("title") or "",
+                        "text": f"{m.get('title') or ''}\n" + "\n".join(map(str, parts)),
+                    }
+                )
     return rows
 
 
@@ -237,8 +281,22 @@ def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh
     n_val = max(n_test // 2, 10)
     balanced = balance(items, per_bin=(n_train + n_test + n_val) // 8 + 1, seed=seed)
     train, val, test = split(balanced, n_test, n_val, n_train, seed)
-    report = {"rows": sum(1 for _ in rows), "kept": len(items), "dropped": dict(dropped), "balanced": len(balanced),
-              "sources": dict(Counter(i.source for i in balanced)), "key": key}  # fmt: skip
-    path.write_text(json.dumps({"train": [asdict(i) for i in train], "val": [asdict(i) for i in val],
-                                "test": [asdict(i) for i in test], "report": report}))  # fmt: skip
+    report = {
+        "rows": sum(1 for _ in rows),
+        "kept": len(items),
+        "dropped": dict(dropped),
+        "balanced": len(balanced),
+        "sources": dict(Counter(i.source for i in balanced)),
+        "key": key,
+    }
+    path.write_text(
+        json.dumps(
+            {
+                "train": [asdict(i) for i in train],
+                "val": [asdict(i) for i in val],
+                "test": [asdict(i) for i in test],
+                "report": report,
+            }
+        )
+    )
     return PriceData(train, val, test, report)

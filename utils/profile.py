@@ -1,4 +1,5 @@
 """The one place the kit decides how to run: the offline profile or the full one, and the sizes that go with it."""
+
 from __future__ import annotations
 
 import os
@@ -56,6 +57,7 @@ SIZES: dict[str, dict[str, int]] = {
         "humaneval_problems": 3,
         "few_shot_max_k": 16,
         "train_steps": 30,
+        "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
     },
     "full": {
         "price_train_items": 8000,
@@ -68,6 +70,7 @@ SIZES: dict[str, dict[str, int]] = {
         "humaneval_problems": 20,
         "few_shot_max_k": 64,
         "train_steps": 1000,
+        "codegen_max_tokens": 2000,
     },
 }
 
@@ -142,8 +145,14 @@ def get_profile() -> Profile:
     code_models = list(chat_models)
     if name == "full" and os.environ.get("OPENROUTER_API_KEY"):
         code_models.append(FULL_CODER_MODEL)
-    return Profile(name=name, reason=reason, chat_models=chat_models, hf_model=hf_model, sizes=dict(SIZES[name]),
-                   code_models=code_models)
+    return Profile(
+        name=name,
+        reason=reason,
+        chat_models=chat_models,
+        hf_model=hf_model,
+        sizes=dict(SIZES[name]),
+        code_models=code_models,
+    )
 
 
 def seed_everything(seed: int = 42) -> None:
@@ -167,6 +176,13 @@ def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | Non
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if "google.colab" in sys.modules:  # ipywidgets 8 panels render in Colab only with its custom widget manager
+        try:
+            from google.colab import output  # type: ignore[import-not-found]
+
+            output.enable_custom_widget_manager()
+        except ImportError:
+            pass
     seed_everything(seed)
     if not quiet:
         print(banner(profile))

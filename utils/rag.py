@@ -1,4 +1,5 @@
 """Week 6: embeddings and a FAISS vector store that persists on disk, plus retrieval metrics."""
+
 from __future__ import annotations
 
 import hashlib
@@ -23,8 +24,17 @@ def embedder() -> Any:
 
 def embed(texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
     """Unit-length embeddings (so inner product = cosine similarity)."""
-    return embedder().encode(list(texts), batch_size=batch_size, normalize_embeddings=True,
-                             show_progress_bar=progress, convert_to_numpy=True).astype("float32")  # fmt: skip
+    return (
+        embedder()
+        .encode(
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=progress,
+            convert_to_numpy=True,
+        )
+        .astype("float32")
+    )
 
 
 class VectorStore:

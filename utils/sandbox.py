@@ -9,6 +9,7 @@ Two layers, the strongest the OS offers:
   throwaway folder (never the home folder or the kit's folder), has no network, its own process and IPC namespaces,
   and everything it started dies with it, even a child that detached itself into a new session.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -66,8 +67,9 @@ def bwrap_path() -> str | None:
 def _bwrap_works(path: str) -> bool:
     """bwrap is installed and can create its namespaces here (some locked-down containers forbid it)."""
     try:
-        probe = subprocess.run([path, *_bwrap_base(), "--", "/bin/true"], capture_output=True, timeout=20,
-                               preexec_fn=_drop_root)  # fmt: skip (as nobody: the strictest case)
+        probe = subprocess.run(
+            [path, *_bwrap_base(), "--", "/bin/true"], capture_output=True, timeout=20, preexec_fn=_drop_root
+        )  # as nobody: the strictest case
         return probe.returncode == 0
     except (OSError, subprocess.SubprocessError):
         return False
@@ -85,14 +87,18 @@ _announced: set[str] = set()
 def describe_protection() -> str:
     """One paragraph: what protects this machine from the programs the kit runs, and how to get more."""
     if isolation() == "bubblewrap":
-        return ("sandbox: bubblewrap + resource limits (no network, no access to your files, process limit, "
-                "file-size limit, everything killed after the run)")  # fmt: skip
+        return (
+            "sandbox: bubblewrap + resource limits (no network, no access to your files, process limit, "
+            "file-size limit, everything killed after the run)"
+        )
     hint = {
         "Linux": "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`) for isolation",
         "Darwin": "on macOS only limits are available; run untrusted code in a container or VM for isolation",
     }.get(platform.system(), "run untrusted code in a container or VM for isolation")
-    return (f"sandbox: resource limits only (CPU, memory, processes, file size, timeout, no keys). Generated code "
-            f"can still read your files and use the network: {hint}.")  # fmt: skip
+    return (
+        f"sandbox: resource limits only (CPU, memory, processes, file size, timeout, no keys). Generated code "
+        f"can still read your files and use the network: {hint}."
+    )
 
 
 def announce() -> None:
@@ -220,10 +226,13 @@ def _limiter(limits: Limits, as_nobody: bool) -> Callable[[], None]:
     nproc = _user_processes(run_uid) + limits.processes
     mb = 1024 * 1024
     wanted = [
-        (resource.RLIMIT_CPU, limits.cpu_s), (resource.RLIMIT_AS, limits.memory_mb * mb),
-        (resource.RLIMIT_NPROC, nproc), (resource.RLIMIT_FSIZE, limits.file_mb * mb),
-        (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NOFILE, limits.open_files),
-    ]  # fmt: skip
+        (resource.RLIMIT_CPU, limits.cpu_s),
+        (resource.RLIMIT_AS, limits.memory_mb * mb),
+        (resource.RLIMIT_NPROC, nproc),
+        (resource.RLIMIT_FSIZE, limits.file_mb * mb),
+        (resource.RLIMIT_CORE, 0),
+        (resource.RLIMIT_NOFILE, limits.open_files),
+    ]
 
     def apply() -> None:
         if as_nobody:
@@ -265,8 +274,11 @@ def _readable_paths(cmd: list[str]) -> list[str]:
     elif program.startswith("/"):
         paths.append(str(Path(program).parent))
     system = ("/usr", "/bin", "/lib", "/lib64", "/sbin")
-    return [p for p in dict.fromkeys(paths) if p not in ("/", "") and not p.startswith(tuple(s + "/" for s in system))
-            and p not in system]
+    return [
+        p
+        for p in dict.fromkeys(paths)
+        if p not in ("/", "") and not p.startswith(tuple(s + "/" for s in system)) and p not in system
+    ]
 
 
 def _wrap(cmd: list[str], workdir: Path, token: str, limits: Limits) -> list[str]:
@@ -307,8 +319,9 @@ _SIGNALS = {
 }
 
 
-def run_limited(cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cwd: Path | None = None,
-                limits: Limits | None = None) -> RunResult:  # fmt: skip
+def run_limited(
+    cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cwd: Path | None = None, limits: Limits | None = None
+) -> RunResult:
     """Run an untrusted command in a throwaway folder with every limit set, inside bubblewrap where available."""
     limits = limits or Limits(wall_s=timeout_s, memory_mb=memory_mb)
     box = new_folder("llmkit-run-")
@@ -327,8 +340,16 @@ def run_limited(cmd: list[str], timeout_s: float = 30, memory_mb: int = 1024, cw
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         try:
-            proc = subprocess.Popen(full, stdout=out, stderr=err, stdin=subprocess.DEVNULL, cwd=workdir,
-                                    env=safe_env(token), start_new_session=True, preexec_fn=limiter)  # fmt: skip
+            proc = subprocess.Popen(
+                full,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                cwd=workdir,
+                env=safe_env(token),
+                start_new_session=True,
+                preexec_fn=limiter,
+            )
         except OSError as error:
             remove_folder(box)
             raise LLMKitError(f"Could not start {cmd[0]}: {error}") from None
@@ -399,8 +420,9 @@ def compile_cpp(code: str, workdir: Path | None = None, timeout_s: float = 120) 
     src.write_text(code)
     start = time.perf_counter()
     try:
-        proc = subprocess.run([find_compiler(), *CXX_FLAGS, "-o", str(exe), str(src)], capture_output=True,
-                              text=True, timeout=timeout_s)  # fmt: skip
+        proc = subprocess.run(
+            [find_compiler(), *CXX_FLAGS, "-o", str(exe), str(src)], capture_output=True, text=True, timeout=timeout_s
+        )
     except subprocess.TimeoutExpired:
         return CompileResult(False, None, f"the compiler ran past {timeout_s:.0f}s", time.perf_counter() - start)
     seconds = time.perf_counter() - start
@@ -437,6 +459,11 @@ class Timing:
         return statistics.median(self.runs)
 
     @property
+    def at_resolution(self) -> bool:
+        """The median is at the floor: the program ran faster than the sandbox can resolve."""
+        return self.median <= RESOLUTION_S
+
+    @property
     def spread(self) -> float:
         """Max minus min seconds."""
         return max(self.runs) - min(self.runs)
@@ -446,6 +473,9 @@ class Timing:
 
 
 _EMPTY = "int main() { return 0; }\n"
+# Below this, a run's time is lost in the jitter of starting a process: timings are floored here, and a speed-up
+# computed from a floored time is a lower bound ("at least").
+RESOLUTION_S = 1e-4
 
 
 @cache
@@ -472,8 +502,9 @@ def _overhead_for(mode: str) -> float:
     return sandbox_overhead()
 
 
-def time_command(cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: float = 120,
-                 memory_mb: int = 1024) -> Timing:  # fmt: skip
+def time_command(
+    cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: float = 120, memory_mb: int = 1024
+) -> Timing:
     """Time a command in the sandbox: warm-up runs first, then `runs` measured runs; raises if any run fails."""
     if runs < 1:
         raise BadInputError("runs must be at least 1.")
@@ -484,5 +515,5 @@ def time_command(cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: floa
         if not res.ok:
             raise LLMKitError(f"Timing stopped: {res.problem()}.")
         if i >= warmup:
-            times.append(max(res.seconds - overhead, 0.0))
+            times.append(max(res.seconds - overhead, RESOLUTION_S))
     return Timing(times, overhead)

@@ -1,4 +1,5 @@
 """Week 6: price predictors built from a chat model: zero-shot, few-shot (long context) and RAG prompts."""
+
 from __future__ import annotations
 
 import threading
@@ -27,13 +28,20 @@ def example_turns(examples: Sequence[Item]) -> Messages:
     return turns
 
 
-def few_shot_messages(item: Item, examples: Sequence[Item], limit: int | None = None,
-                      count_tokens: Callable[[Messages], int] | None = None) -> Messages:  # fmt: skip
+def few_shot_messages(
+    item: Item,
+    examples: Sequence[Item],
+    limit: int | None = None,
+    count_tokens: Callable[[Messages], int] | None = None,
+) -> Messages:
     """System prompt, examples, then the item; the examples furthest from the question are dropped to fit `limit`."""
     examples = list(examples)
     while True:
-        messages = [{"role": "system", "content": SYSTEM}, *example_turns(examples),
-                    {"role": "user", "content": item.text}]  # fmt: skip
+        messages = [
+            {"role": "system", "content": SYSTEM},
+            *example_turns(examples),
+            {"role": "user", "content": item.text},
+        ]
         if limit is None or count_tokens is None or count_tokens(messages) <= limit:
             return messages
         if not examples:
@@ -66,8 +74,12 @@ class ChatPredictor:
         n_out = mean(c.output_tokens for c in self.calls)
         price_model = priced_as or self.model
         per_call = cost_usd(price_model, int(n_in), int(n_out))
-        return {"input_tokens": n_in, "output_tokens": n_out, "latency_s": mean(c.latency_s for c in self.calls),
-                "cost_per_1k": None if per_call is None else per_call * 1000}  # fmt: skip
+        return {
+            "input_tokens": n_in,
+            "output_tokens": n_out,
+            "latency_s": mean(c.latency_s for c in self.calls),
+            "cost_per_1k": None if per_call is None else per_call * 1000,
+        }
 
 
 def nearest_neighbour_predictor(store: Any, train: Sequence[Item], k: int = 1) -> Callable[[Item], float]:

@@ -1,4 +1,5 @@
 """Real tokenizers (Llama 3, GPT-4, GPT-4o, Qwen, SmolLM2) behind one small interface, and context-window helpers."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
