@@ -24,13 +24,31 @@ from utils.prices import load_price_data
 
 LIMIT_GB = 4.0
 SHAPES = {  # LlamaConfig fields of each architecture (from the models' published config.json)
-    "SmolLM2-135M": dict(hidden_size=576, intermediate_size=1536, num_hidden_layers=30, num_attention_heads=9,
-                         num_key_value_heads=3, vocab_size=49152),
-    "Llama-3.2-3B": dict(hidden_size=3072, intermediate_size=8192, num_hidden_layers=28, num_attention_heads=24,
-                         num_key_value_heads=8, vocab_size=128256),
-    "Llama-3.1-8B": dict(hidden_size=4096, intermediate_size=14336, num_hidden_layers=32, num_attention_heads=32,
-                         num_key_value_heads=8, vocab_size=128256),
-}  # fmt: skip
+    "SmolLM2-135M": dict(
+        hidden_size=576,
+        intermediate_size=1536,
+        num_hidden_layers=30,
+        num_attention_heads=9,
+        num_key_value_heads=3,
+        vocab_size=49152,
+    ),
+    "Llama-3.2-3B": dict(
+        hidden_size=3072,
+        intermediate_size=8192,
+        num_hidden_layers=28,
+        num_attention_heads=24,
+        num_key_value_heads=8,
+        vocab_size=128256,
+    ),
+    "Llama-3.1-8B": dict(
+        hidden_size=4096,
+        intermediate_size=14336,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=8,
+        vocab_size=128256,
+    ),
+}
 EPOCH_ITEMS, ITEM_TOKENS = 400_000, 182  # the course's full training set and its cut-off
 
 
@@ -59,11 +77,16 @@ def build(shape: str, mode: str) -> torch.nn.Module:
 
         with tempfile.TemporaryDirectory() as folder:  # bitsandbytes quantises on load: save, then load in 4-bit
             LlamaForCausalLM(cfg).to(dtype).save_pretrained(folder)
-            q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                                   bnb_4bit_compute_dtype=dtype)  # fmt: skip
+            q = BitsAndBytesConfig(
+                load_in_4bit=True,
+                bnb_4bit_quant_type="nf4",
+                bnb_4bit_use_double_quant=True,
+                bnb_4bit_compute_dtype=dtype,
+            )
             model = LlamaForCausalLM.from_pretrained(folder, quantization_config=q, device_map={"": 0})
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=mode.endswith("checkpointing"))
-    lora = LoraConfig(r=32, lora_alpha=64, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM")
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    lora = LoraConfig(r=32, lora_alpha=64, target_modules=targets, task_type="CAUSAL_LM")
     return get_peft_model(model, lora)
 
 
@@ -91,8 +114,15 @@ def measure(shape: str, mode: str, batch: int, seq: int, steps: int) -> dict:
         if step:  # the first step warms up kernels and allocators
             seconds += time.perf_counter() - start
     tokens_per_s = steps * batch * seq / seconds
-    row = {"shape": shape, "config": mode, "batch x seq": f"{batch}x{seq}", "tokens/s": round(tokens_per_s),
-           "peak GB": round(peak_gb(), 2), "hours/epoch": round(EPOCH_ITEMS * ITEM_TOKENS / tokens_per_s / 3600, 1)}  # fmt: skip
+    hours = EPOCH_ITEMS * ITEM_TOKENS / tokens_per_s / 3600
+    row = {
+        "shape": shape,
+        "config": mode,
+        "batch x seq": f"{batch}x{seq}",
+        "tokens/s": round(tokens_per_s),
+        "peak GB": round(peak_gb(), 2),
+        "hours/epoch": round(hours, 1),
+    }
     del model, opt
     return row
 
@@ -133,12 +163,17 @@ def offline_config(steps: int = 10) -> int:
     seconds = time.perf_counter() - start
     examples = steps * config.batch_size * config.grad_accum
     mean_len = sum(len(d["input_ids"]) for d in dataset) / len(dataset)
-    rows = [("config", f"{config.base}, LoRA r={config.r}, batch {config.batch_size}, max_length {config.max_length}"),
-            ("steps", steps), ("seconds", f"{seconds:.1f}"), ("seconds per step", f"{seconds / steps:.2f}"),
-            ("examples per second", f"{examples / seconds:.2f}"),
-            ("tokens per second", f"{examples * mean_len / seconds:.0f}"),
-            ("padding share (grouped by length)", f"{share:.1%}"),
-            ("peak memory (GB)", f"{peak_gb():.2f}"), ("target", f"< {LIMIT_GB} GB")]  # fmt: skip
+    rows = [
+        ("config", f"{config.base}, LoRA r={config.r}, batch {config.batch_size}, max_length {config.max_length}"),
+        ("steps", steps),
+        ("seconds", f"{seconds:.1f}"),
+        ("seconds per step", f"{seconds / steps:.2f}"),
+        ("examples per second", f"{examples / seconds:.2f}"),
+        ("tokens per second", f"{examples * mean_len / seconds:.0f}"),
+        ("padding share (grouped by length)", f"{share:.1%}"),
+        ("peak memory (GB)", f"{peak_gb():.2f}"),
+        ("target", f"< {LIMIT_GB} GB"),
+    ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
     return 0 if peak_gb() < LIMIT_GB else 1

@@ -1,4 +1,5 @@
 """The benchmarks run and print their tables in CI-sized mode (no timing is asserted: they are measurements)."""
+
 import sys
 from pathlib import Path
 

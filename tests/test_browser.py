@@ -77,12 +77,24 @@ def lab(tmp_path_factory):
     jupyter = Path(sys.executable).parent / "jupyter"
     log = open(folder / "lab.log", "wb")
     proc = subprocess.Popen(
-        [str(jupyter), "lab", "--no-browser", "--ip=127.0.0.1", f"--port={port}", f"--IdentityProvider.token={token}",
-         f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False", "--LabApp.news_url=",
-         f"--LabApp.workspaces_dir={folder / '.workspaces'}", f"--LabApp.user_settings_dir={folder / '.settings'}",
-         *(["--allow-root"] if os.geteuid() == 0 else [])],
-        stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-    )  # fmt: skip
+        [
+            str(jupyter),
+            "lab",
+            "--no-browser",
+            "--ip=127.0.0.1",
+            f"--port={port}",
+            f"--IdentityProvider.token={token}",
+            f"--ServerApp.root_dir={folder}",
+            "--ServerApp.open_browser=False",
+            "--LabApp.news_url=",
+            f"--LabApp.workspaces_dir={folder / '.workspaces'}",
+            f"--LabApp.user_settings_dir={folder / '.settings'}",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=folder,
+    )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
@@ -154,7 +166,8 @@ def wait_for_text(page, pattern: str, flags: str = "") -> str:
 
 def _wait(page, pattern: str, flags: str) -> None:
     page.wait_for_function(
-        "([p, f]) => new RegExp(p, f).test([...document.querySelectorAll('.widget-output')].map(e => e.innerText).join('\\n'))",
+        "([p, f]) => new RegExp(p, f).test("
+        "[...document.querySelectorAll('.widget-output')].map(e => e.innerText).join('\\n'))",
         arg=[pattern, flags],
     )
 
@@ -192,8 +205,10 @@ def test_week5_panel_runs_python_cpp_and_the_model(browser, lab):
 
     page = open_and_run(browser, lab, "panel.ipynb")
     source, cpp = page.locator("textarea").nth(0), page.locator("textarea").nth(1)
-    page.wait_for_function("document.querySelectorAll('.jp-Notebook textarea').length >= 2 && "
-                           "document.querySelectorAll('.jp-Notebook textarea')[0].value.length > 0")  # fmt: skip
+    page.wait_for_function(
+        "document.querySelectorAll('.jp-Notebook textarea').length >= 2 && "
+        "document.querySelectorAll('.jp-Notebook textarea')[0].value.length > 0"
+    )
     page.locator(".widget-dropdown select").first.select_option("max_subarray")
     page.wait_for_function("document.querySelectorAll('.jp-Notebook textarea')[0].value.includes('max_subarray')")
     assert "def " in source.input_value()
