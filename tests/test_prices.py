@@ -1,4 +1,6 @@
+import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +60,45 @@ def test_offline_data_is_real_and_cached(tmp_path, monkeypatch):
     again = prices.load_price_data(p, max_tokens=60)
     assert len(data.test) == 20 and data.test == again.test and len(list(tmp_path.iterdir())) == 1
     assert len(data.report["sources"]) >= 4 and all(0.5 <= i.price <= 999 for i in data.train)
+
+
+AMAZON = Path(__file__).parent / "fixtures" / "amazon"
+
+
+def test_amazon_rows_in_the_real_schema():
+    raw = [json.loads(line) for line in (AMAZON / "meta_Appliances.jsonl").read_text().splitlines()]
+    kinds = {type(r.get("price")).__name__ if "price" in r else "missing" for r in raw}
+    assert {"float", "str", "NoneType", "missing"} <= kinds and "None" in [r.get("price") for r in raw]
+    row = prices.amazon_row(raw[0], "Appliances")
+    assert row["title"] in row["text"] and "Brand: Kettlex" in row["text"] and "Auto shut-off" in row["text"]
+    assert "Best Sellers Rank" not in row["text"] and "Date First Available" not in row["text"]
+
+
+def test_amazon_data_from_a_folder_is_curated_split_and_cut(tmp_path, monkeypatch):
+    from utils import profile as prof
+    from utils.tokens import get_tokenizer
+
+    monkeypatch.setenv("LLMKIT_AMAZON_DIR", str(AMAZON))
+    monkeypatch.setattr(prices, "cache_dir", lambda *p: tmp_path)
+    sizes = dict(prof.SIZES["full"], price_train_items=30, price_test_items=10)
+    full = prof.Profile("full", "test", [], "x", sizes)
+    data = prices.load_price_data(full, max_tokens=40)
+    report = data.report
+    raw = [json.loads(x) for f in sorted(AMAZON.glob("*.jsonl")) for x in f.read_text().splitlines()]
+    parsed = [prices.parse_row_price(r.get("price")) for r in raw]
+    assert report["rows"] == len(raw) == 72 and report["dropped"]["no price"] == parsed.count(None) == 24
+    assert report["dropped"]["price out of range"] == sum(p is not None and not 0.5 <= p <= 999 for p in parsed) > 0
+    assert set(report["sources"]) == set(prices.AMAZON_CATEGORIES)
+    assert len(data.test) == 10 and len(data.val) == 10 and 0 < len(data.train) <= 30
+    everything = data.train + data.val + data.test
+    assert len({id(i) for i in everything}) == len(everything) and not {i.text for i in data.test} & {
+        i.text for i in data.train
+    }
+    assert all(0.5 <= i.price <= 999 for i in everything)
+    llama3 = get_tokenizer("llama3")
+    assert max(llama3.count(i.text) for i in everything) <= 42  # cut at 40 Llama 3 tokens (a re-encode may merge 2)
+
+
+def test_a_missing_amazon_file_says_what_to_download(tmp_path):
+    with pytest.raises(BadInputError, match="meta_Appliances.jsonl.*McAuley-Lab"):
+        prices.amazon_raw_items(["Appliances"], folder=tmp_path)

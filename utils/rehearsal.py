@@ -1,0 +1,65 @@
+"""The full-profile rehearsal: every full-profile code path run here, with local stand-ins for outside services.
+
+`make rehearse` sets LLMKIT_PROFILE=full and LLMKIT_REHEARSAL=1, points every provider's base URL at the kit's own
+local OpenAI-compatible server (so `openai/gpt-4o-mini` is answered by SmolLM2), sets a placeholder key for each
+provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight Llama-architecture model
+(with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code: their numbers mean nothing,
+and the notebooks say so (the banner, and `claim`, which names every model-quality check it does not make).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .paths import ROOT
+
+FLAG = "LLMKIT_REHEARSAL"
+PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "openrouter")  # routing, the no-seed quirk, the coder model
+PLACEHOLDER_KEY = "rehearsal-placeholder-not-a-key"
+AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
+
+
+def active() -> bool:
+    """True while the full profile is rehearsed with local stand-ins."""
+    return os.environ.get(FLAG, "").strip() not in ("", "0", "false")
+
+
+def claim(condition: bool, name: str, why: str = "the stand-in model has random weights") -> None:
+    """A notebook's claim about a trained model's quality: asserted, except in the rehearsal, where it is named."""
+    if active():
+        print(f"rehearsal: not checked: {name} ({why})")
+        return
+    assert condition, name
+
+
+def build_tiny_llama(folder: Path) -> Path:
+    """A Llama-architecture model built from a config (random weights, 2 layers) with SmolLM2's real tokenizer."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from .tokens import smollm2_tokenizer
+
+    if (folder / "config.json").exists():
+        return folder
+    tok = smollm2_tokenizer()
+    torch.manual_seed(0)
+    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
+    LlamaForCausalLM(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return folder
+
+
+def environment(server_url: str, model_folder: Path) -> dict[str, str]:
+    """The variables that turn a run into the rehearsal (every outside service replaced by a local stand-in)."""
+    env = {"LLMKIT_PROFILE": "full", FLAG: "1", "LLMKIT_HF_MODEL": str(model_folder),
+           "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    for provider in PROVIDERS_TO_STAND_IN:
+        env[f"LLMKIT_{provider.upper()}_BASE_URL"] = server_url
+    from .llm import PROVIDERS
+
+    for provider in PROVIDERS_TO_STAND_IN:
+        env[PROVIDERS[provider].key_vars[0]] = PLACEHOLDER_KEY
+    return env
