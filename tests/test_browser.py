@@ -62,13 +62,14 @@ def lab(tmp_path_factory):
     """A real `jupyter lab` on 127.0.0.1 with a random port and token, serving two small panel notebooks."""
     folder = tmp_path_factory.mktemp("lab")
     _notebook(
-        folder / "filter.ipynb", "from utils import catalog\ncat = catalog.load_catalog()\ncatalog.filter_widget(cat)"
+        folder / "filter.ipynb",
+        "from utils import catalog, widgets\ncat = catalog.load_catalog()\nwidgets.filter_widget(cat)",
     )
     _notebook(
         folder / "panel.ipynb",
-        "from utils import codegen as cg\n"
+        "from utils import codegen as cg, widgets\n"
         "programs = {name: cg.course_program(name, 2_000) for name in cg.COURSE_PROGRAMS}\n"
-        "cg.codegen_panel(programs, ['local/smollm2'], rounds=0, runs=1)",
+        "widgets.codegen_panel(programs, ['local/smollm2'], rounds=0, runs=1)",
     )
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

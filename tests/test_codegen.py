@@ -1,3 +1,4 @@
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -110,3 +111,26 @@ def test_humaneval_problems_become_printing_programs():
     name, src = next(iter(progs.items()))
     ref = cg.python_reference(name, src, runs=0)
     assert len(ref.output.splitlines()) == src.count("print(_show(")
+
+
+def _folders(prefix):
+    import tempfile
+    from pathlib import Path
+
+    return set(Path(tempfile.gettempdir()).glob(prefix + "*"))
+
+
+def test_no_temporary_folder_is_left_behind():
+    before_py, before_cpp = _folders("llmkit-py-"), _folders("llmkit-cpp-")
+    cg.python_reference("p", "print(42)\n", runs=1)
+    cg.check_conversion(cg.python_reference("p", "print(42)\n", runs=0), "int main() { return oops; }", "broken")
+    cg.check_conversion(cg.python_reference("p", "print(41)\n", runs=0), HELLO, "wrong output")
+    assert _folders("llmkit-py-") == before_py and _folders("llmkit-cpp-") == before_cpp
+
+
+def test_the_kit_is_installed_as_a_package(tmp_path):
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=tmp_path,
+                         capture_output=True, text=True)  # fmt: skip
+    assert out.returncode == 0 and out.stdout.strip().endswith("utils/__init__.py")

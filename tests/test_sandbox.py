@@ -205,7 +205,7 @@ def test_the_throwaway_folder_is_removed(mode):
 def test_timing_leaves_out_the_sandbox_start_up(mode):
     empty = build("int main(){ return 0; }")
     timing = sb.time_command([empty], runs=5)
-    assert timing.overhead_s > 0 and timing.median < timing.overhead_s / 2 + 0.001
+    assert timing.overhead_s > 0 and timing.median < timing.overhead_s / 2  # near zero: the start-up is taken out
     # a program that runs for a known time still times at least that long
     exe = build(
         "#include <chrono>\nint main(){ auto t0 = std::chrono::steady_clock::now(); volatile double s = 0;"
@@ -213,7 +213,7 @@ def test_timing_leaves_out_the_sandbox_start_up(mode):
         ' printf("%f\\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); }'
     )
     own = sb.time_command([exe], runs=3)
-    assert own.overhead_s == timing.overhead_s and own.median > 0.15  # benchmarks/week5_codegen.py compares the two
+    assert own.median > 0.15  # benchmarks/week5_codegen.py compares it with the program's own clock
 
 
 def test_the_protection_is_described(mode):

@@ -102,42 +102,6 @@ def filter_models(
     return out
 
 
-def filter_widget(df: pd.DataFrame, columns: list[str] | None = None, rows: int = 10) -> Any:
-    """An ipywidgets panel that filters the table live (the filtering itself is filter_models)."""
-    import ipywidgets as w
-    from IPython.display import display
-
-    columns = columns or [
-        "provider",
-        "name",
-        "open_weights",
-        "context",
-        "input_per_m",
-        "output_per_m",
-        "knowledge_cutoff",
-    ]
-    open_w = w.Dropdown(options=[("any", None), ("open", True), ("closed", False)], description="weights")
-    ctx = w.IntText(value=0, description="min context")
-    price = w.FloatText(value=100.0, description="max in $/1M")
-    cutoff = w.Text(value="", description="cut-off after", placeholder="2024-06")
-    out = w.Output()
-
-    def refresh(*_: Any) -> None:
-        out.clear_output()
-        with out:
-            try:
-                res = filter_models(df, open_w.value, ctx.value, price.value, None, cutoff.value or None)
-                print(f"{len(res)} of {len(df)} models")
-                display(res[columns].head(rows))
-            except BadInputError as err:
-                print(f"⚠ {err}")
-
-    for control in (open_w, ctx, price, cutoff):
-        control.observe(refresh, names="value")
-    refresh()
-    return w.VBox([w.HBox([open_w, ctx, price]), w.HBox([cutoff]), out])
-
-
 # ----------------------------------------------------------------------------------------------------------------
 # Costs
 # ----------------------------------------------------------------------------------------------------------------

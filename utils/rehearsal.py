@@ -58,8 +58,10 @@ def environment(server_url: str, model_folder: Path) -> dict[str, str]:
            "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
     for provider in PROVIDERS_TO_STAND_IN:
         env[f"LLMKIT_{provider.upper()}_BASE_URL"] = server_url
-    from .llm import PROVIDERS
+    from .profile import FULL_CHAT_CANDIDATES
 
-    for provider in PROVIDERS_TO_STAND_IN:
-        env[PROVIDERS[provider].key_vars[0]] = PLACEHOLDER_KEY
+    # the key names a student sets (the profile's list), not the client's own table: a typo there must fail here
+    for var, model in FULL_CHAT_CANDIDATES.items():
+        if model.split("/", 1)[0] in PROVIDERS_TO_STAND_IN:
+            env[var] = PLACEHOLDER_KEY
     return env

@@ -487,7 +487,7 @@ def _empty_program() -> Path:
 
 
 def sandbox_overhead(runs: int = 7) -> float:
-    """Median wall seconds to start and stop an empty program in the sandbox: taken out of every timing."""
+    """Median wall seconds to start and stop an empty program in the sandbox (what every timing takes out)."""
     times = []
     for _ in range(runs):
         res = run_limited([str(_empty_program())], timeout_s=10)
@@ -497,23 +497,19 @@ def sandbox_overhead(runs: int = 7) -> float:
     return statistics.median(times)
 
 
-@cache
-def _overhead_for(mode: str) -> float:
-    return sandbox_overhead()
-
-
 def time_command(
     cmd: list[str], runs: int = 3, warmup: int = 1, timeout_s: float = 120, memory_mb: int = 1024
 ) -> Timing:
     """Time a command in the sandbox: warm-up runs first, then `runs` measured runs; raises if any run fails."""
     if runs < 1:
         raise BadInputError("runs must be at least 1.")
-    overhead = _overhead_for(isolation())
-    times = []
+    times, empties = [], []
     for i in range(warmup + runs):
+        if i >= warmup:  # an empty program right before each run: its start-up cost, under the same load
+            empties.append(sandbox_overhead(runs=1))
         res = run_limited(cmd, timeout_s=timeout_s, memory_mb=memory_mb)
         if not res.ok:
             raise LLMKitError(f"Timing stopped: {res.problem()}.")
         if i >= warmup:
-            times.append(max(res.seconds - overhead, RESOLUTION_S))
-    return Timing(times, overhead)
+            times.append(max(res.seconds - empties[-1], RESOLUTION_S))
+    return Timing(times, statistics.median(empties))
