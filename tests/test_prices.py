@@ -70,7 +70,9 @@ def test_amazon_rows_in_the_real_schema():
     kinds = {type(r.get("price")).__name__ if "price" in r else "missing" for r in raw}
     assert {"float", "str", "NoneType", "missing"} <= kinds and "None" in [r.get("price") for r in raw]
     row = prices.amazon_row(raw[0], "Appliances")
-    assert row["title"] in row["text"] and "Brand: Kettlex" in row["text"] and "Auto shut-off" in row["text"]
+    assert row["title"].startswith("Stainless Steel Electric Kettle") and row["text"].startswith(row["title"])
+    assert "Brand: Kettlex" in row["text"] and "Auto shut-off" in row["text"] and "A dependable" in row["text"]
+    assert row["price"] == raw[0]["price"] == 65.34 and row["source"] == "Appliances"
     assert "Best Sellers Rank" not in row["text"] and "Date First Available" not in row["text"]
 
 
