@@ -1,6 +1,9 @@
-"""The offline chat model's server (llama.cpp, SmolLM2-135M) on this machine: how fast, at how many threads.
+"""The offline chat model's server (SmolLM2-135M) on this machine: which server, how fast, at how many threads.
 
-For each thread count it measures prompt processing (a ~900-token prompt, one output token), generation (64 tokens
+Two servers speak the same OpenAI API: llama.cpp (llama-cpp-python, a GGUF file, a C++ build at install) and
+transformers' own `transformers serve` (the same model as a safetensors folder, no build). For each server and thread
+count it measures start-up time, peak memory of the server process, prompt processing (a ~900-token prompt, one
+output token), generation (64 tokens
 after a short prompt), whether a second call that shares a long prefix reuses it (time to first token), and the
 same generation while one other CPU-bound process runs (as on an instructor's laptop with a video call). Prints one
 table; the kit's default thread count is chosen from it (see benchmarks/README.md).
@@ -14,7 +17,7 @@ import statistics
 import sys
 import time
 
-from utils.assets import smollm2_gguf
+from utils.assets import smollm2_folder, smollm2_gguf
 from utils.llm import LocalServer
 
 
@@ -29,13 +32,26 @@ def _chat(server: LocalServer, messages: list[dict], max_tokens: int) -> tuple[f
 
     client = OpenAI(base_url=server.base_url, api_key="x", max_retries=0)
     start = time.perf_counter()
-    r = client.chat.completions.create(model="smollm2", messages=messages, max_tokens=max_tokens, temperature=0)
+    r = client.chat.completions.create(
+        model=server.served_model, messages=messages, max_tokens=max_tokens, temperature=0
+    )
     return time.perf_counter() - start, r.usage.prompt_tokens, r.usage.completion_tokens
 
 
-def measure(threads: int, busy: bool = False, repeats: int = 3) -> dict:
-    """One row of the table for a thread count (with one CPU-bound process beside it when busy)."""
-    server = LocalServer("smollm2", smollm2_gguf(), threads=threads).start()
+def _peak_rss_mb(pid: int) -> float:
+    """The process's peak resident memory (Linux /proc), in MB."""
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def measure(backend: str, threads: int, batch_threads: int, busy: bool = False, repeats: int = 3) -> dict:
+    """One row of the table for a server and thread count (with one CPU-bound process beside it when busy)."""
+    path = smollm2_gguf() if backend == "llama.cpp" else smollm2_folder()
+    started = time.perf_counter()
+    server = LocalServer("smollm2", path, threads=threads, backend=backend, batch_threads=batch_threads).start()
+    start_s = time.perf_counter() - started
     hog = mp.Process(target=_spin, args=(600,)) if busy else None
     try:
         if hog:
@@ -53,24 +69,34 @@ def measure(threads: int, busy: bool = False, repeats: int = 3) -> dict:
         shared = [{"role": "system", "content": long_text}]
         first, n_in, _ = _chat(server, [*shared, {"role": "user", "content": "Question one?"}], 1)
         second, _, _ = _chat(server, [*shared, {"role": "user", "content": "Question two?"}], 1)
+        peak_mb = _peak_rss_mb(server.proc.pid)
     finally:
         if hog:
             hog.terminate()
         server.stop()
-    return {"threads": threads, "other CPU process": "yes" if busy else "no",
+    return {"server": backend, "threads": threads, "prompt threads": batch_threads,
+            "other CPU process": "yes" if busy else "no",
+            "start s": round(start_s, 1), "peak MB": round(peak_mb),
             "prompt tok/s": round(statistics.median(pp)), "generation tok/s": round(statistics.median(tg), 1),
             f"shared {n_in}-token prefix: 1st call s": round(first, 3), "2nd call s": round(second, 3)}  # fmt: skip
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
     import pandas as pd
 
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--servers", default="llama.cpp,transformers", help="comma-separated: llama.cpp,transformers")
+    args = parser.parse_args(argv)
     rows = []
-    for threads in (1, 2, 4):
-        rows.append(measure(threads))
-    for threads in (1, 2):
-        rows.append(measure(threads, busy=True))
-    print(f"machine: {os.cpu_count()} cores; model: SmolLM2-135M-Instruct Q4_1 (llama-cpp-python)")
+    # (generation threads, prompt threads); transformers serve runs one forward pass for both: torch threads
+    configs = {"llama.cpp": [(1, 1), (1, 2), (2, 2), (4, 4)], "transformers": [(1, 1), (2, 2), (4, 4)]}
+    busy_configs = {"llama.cpp": [(1, 1), (1, 2), (2, 2)], "transformers": [(1, 1), (2, 2)]}
+    for backend in args.servers.split(","):
+        rows += [measure(backend, t, b) for t, b in configs[backend]]
+        rows += [measure(backend, t, b, busy=True) for t, b in busy_configs[backend]]
+    print(f"machine: {os.cpu_count()} cores; model: SmolLM2-135M-Instruct (llama.cpp: GGUF Q4_1; transformers: fp32)")
     print(pd.DataFrame(rows).to_string(index=False))
     return 0
 

@@ -6,4 +6,5 @@ grep -v -E "^(llama-cpp-python|torch)" requirements.txt > /tmp/llmkit-colab-requ
 pip install -q -r /tmp/llmkit-colab-requirements.txt bitsandbytes
 pip install -q --no-deps -r requirements-nodeps.txt
 pip install -q --no-deps -e .
-echo "kit installed; the offline chat model also needs: pip install 'llama-cpp-python[server]==0.3.36'"
+echo "kit installed; without keys the local chat model runs on transformers serve (GPU when there is one)."
+echo "llama.cpp instead (a C++ build of several minutes): pip install 'llama-cpp-python[server]==0.3.36'"

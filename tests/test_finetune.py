@@ -194,3 +194,13 @@ def test_the_harness_uses_the_batched_path(tok, tiny_model):
     predictor.predict_batch = lambda chunk: calls.append(len(chunk)) or original(chunk)
     report = evaluate(predictor, ITEMS[:10], "tiny", progress=False)
     assert calls == [4, 4, 2] and report.n == 10
+
+
+def test_throughput_is_timed_after_a_warm_up_step_and_leaves_no_checkpoint():
+    config = ft.FineTuneConfig(max_steps=30, batch_size=4, max_length=48, group_by_length=False).validate()
+    with pytest.raises(BadInputError, match="at least 2"):
+        ft.measure_throughput(config, ITEMS, steps=1)
+    m = ft.measure_throughput(config, ITEMS, steps=3)
+    assert m["steps"] == 3 and m["seconds"] > 0 and m["tokens_per_s"] > 0 and 5 < m["tokens_per_item"] < 48
+    assert m["examples_per_s"] == pytest.approx(2 * 4 / m["seconds"])
+    assert not m["config"].output_dir.exists() and config.max_steps == 30  # the caller's config is left alone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -343,6 +344,33 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
     )
     collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
     return Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks or [])
+
+
+def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int = 3) -> dict[str, Any]:
+    """Train `steps` LoRA steps of a config on real items; time all but the first (warm-up): tokens per second."""
+    import time
+
+    if steps < 2:
+        raise BadInputError(f"steps must be at least 2 (the first one warms up and is not timed), got {steps}.")
+    config = dataclasses.replace(config, max_steps=steps, save_steps=10_000, run_name=f"{config.run_name}-throughput")
+    tok, base = load_base(config)
+    dataset = build_dataset(tok, items, config.max_length)
+    ends: list[float] = []
+
+    class StepClock(TrainerCallback):
+        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            ends.append(time.perf_counter())
+
+    trainer = make_trainer(lora_model(base, config), tok, dataset, config, callbacks=[StepClock()])
+    share = padding_share(trainer)
+    trainer.train()
+    shutil.rmtree(config.output_dir, ignore_errors=True)  # nothing to resume from a timing run
+    seconds = ends[-1] - ends[0]
+    examples = (steps - 1) * config.batch_size * config.grad_accum
+    mean_tokens = sum(len(d["input_ids"]) for d in dataset) / len(dataset)
+    return {"steps": steps, "seconds": seconds, "examples_per_s": examples / seconds,
+            "tokens_per_s": examples * mean_tokens / seconds, "tokens_per_item": mean_tokens,
+            "padding_share": share, "config": config}  # fmt: skip
 
 
 def last_checkpoint(config: FineTuneConfig) -> str | None:

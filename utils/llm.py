@@ -1,13 +1,15 @@
 """One chat client for every provider: the `openai` SDK with each provider's OpenAI-compatible base_url.
 
-On the offline profile the model is SmolLM2-135M-Instruct served by llama.cpp on 127.0.0.1, started on first use:
-the same code path as Ollama or OpenAI, with a real model.
+On the offline profile the model is SmolLM2-135M-Instruct served on 127.0.0.1 and started on first use, by llama.cpp
+where it is installed, else by transformers' own OpenAI-compatible server (no build: Colab without keys): the same
+code path as Ollama or OpenAI, with a real model.
 """
 
 from __future__ import annotations
 
 import atexit
 import difflib
+import importlib.util
 import os
 import random
 import re
@@ -52,17 +54,34 @@ PROVIDERS: dict[str, Provider] = {
     "groq": Provider("https://api.groq.com/openai/v1", ("GROQ_API_KEY",), "groq"),
     "openrouter": Provider("https://openrouter.ai/api/v1", ("OPENROUTER_API_KEY",), "openrouter"),
     "ollama": Provider("http://localhost:11434/v1", (), None),
-    "local": Provider(None, (), None),  # the kit's own llama.cpp server, started on demand
+    "local": Provider(None, (), None),  # the kit's own server (llama.cpp or transformers), started on demand
 }
 
 # Models the kit can serve itself on the offline profile: alias -> function giving the GGUF path.
 LOCAL_CONTEXT = 8192
 
 
-def _local_models() -> dict[str, Callable[[], Path]]:
-    from .assets import smollm2_gguf
+def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
+    """alias -> backend -> the function giving the model's files for that server (GGUF file or transformers folder)."""
+    from .assets import smollm2_folder, smollm2_gguf
 
-    return {"smollm2": smollm2_gguf}
+    return {"smollm2": {"llama.cpp": smollm2_gguf, "transformers": smollm2_folder}}
+
+
+LOCAL_BACKENDS = ("llama.cpp", "transformers")
+
+
+def local_backend() -> str:
+    """The server for local models: LLMKIT_LOCAL_BACKEND, else llama.cpp when installed, else transformers serve."""
+    chosen = os.environ.get("LLMKIT_LOCAL_BACKEND", "").strip().lower()
+    if chosen and chosen not in LOCAL_BACKENDS:
+        raise BadInputError(f"LLMKIT_LOCAL_BACKEND={chosen!r} is not a backend; use {' or '.join(LOCAL_BACKENDS)}.")
+    if chosen == "llama.cpp" and importlib.util.find_spec("llama_cpp") is None:
+        raise BadInputError(
+            "LLMKIT_LOCAL_BACKEND=llama.cpp but llama-cpp-python is not installed: "
+            "pip install 'llama-cpp-python[server]==0.3.36', or unset it to use transformers' server."
+        )
+    return chosen or ("llama.cpp" if importlib.util.find_spec("llama_cpp") else "transformers")
 
 
 @dataclass
@@ -172,51 +191,66 @@ def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
 # The local server (llama.cpp behind the OpenAI API on 127.0.0.1)
 # ----------------------------------------------------------------------------------------------------------------
 class LocalServer:
-    """A llama-cpp-python server for one GGUF model on a free loopback port, stopped when Python exits."""
+    """An OpenAI-compatible server for one local model on a free loopback port, stopped when Python exits.
 
-    def __init__(self, alias: str, gguf: Path, n_ctx: int = LOCAL_CONTEXT, threads: int | None = None):
-        self.alias, self.gguf, self.n_ctx = alias, gguf, n_ctx
-        # One thread, measured (benchmarks/local_server.py, 2 cores): 69 generated tok/s against 80 with two, and
-        # 50 against 25 when another program wants the CPU: two spinning threads collapse under load, one does not.
+    backend "llama.cpp": llama-cpp-python's server on a GGUF file. backend "transformers": `transformers serve` on a
+    model folder (needs no C++ build; uses a GPU when there is one). benchmarks/local_server.py compares them.
+    """
+
+    def __init__(
+        self,
+        alias: str,
+        model_path: Path,
+        n_ctx: int = LOCAL_CONTEXT,
+        threads: int | None = None,
+        backend: str = "llama.cpp",
+        batch_threads: int | None = None,
+    ):
+        if backend not in LOCAL_BACKENDS:
+            raise BadInputError(f"backend must be one of {', '.join(LOCAL_BACKENDS)}, got {backend!r}.")
+        self.alias, self.model_path, self.n_ctx, self.backend = alias, Path(model_path), n_ctx, backend
+        # Measured (benchmarks/local_server.py, 2 cores): generating, one thread is as fast as two when quiet
+        # (71 against 72 tok/s) and keeps its speed when another program wants the CPU (72 against 47); reading a
+        # prompt, every core helps (211 against 113 tok/s) and passive OpenMP waiting keeps it from collapsing.
         self.threads = threads or int(os.environ.get("LLMKIT_LOCAL_THREADS") or 1)
+        self.batch_threads = batch_threads or int(os.environ.get("LLMKIT_LOCAL_BATCH_THREADS") or os.cpu_count() or 1)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
-        self.log = cache_dir("logs") / f"llama-server-{alias}-{self.port}.log"
+        # the name requests carry: transformers serve, pinned to one model, accepts only that model's path
+        self.served_model = alias if backend == "llama.cpp" else str(self.model_path)
+        # transformers serve's /v1/models scans the Hugging Face cache (an error when there is none): ask /health
+        self.ready_url = self.base_url + "/models" if backend == "llama.cpp" else f"http://127.0.0.1:{self.port}/health"
+        self.log = cache_dir("logs") / f"{backend}-server-{alias}-{self.port}.log"
         self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout_s: float = 120.0) -> LocalServer:
+    def command(self) -> list[str]:
+        """The server's command line."""
+        if self.backend == "transformers":
+            return [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve",
+                    str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+                    "--default-seed", "42"]  # fmt: skip
+        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
+                "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads), "--n_threads_batch",
+                str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False"]  # fmt: skip
+
+    def start(self, timeout_s: float = 180.0) -> LocalServer:
         """Start the server and wait until it answers; a clear error with its log tail if it does not."""
-        cmd = [
-            sys.executable,
-            "-m",
-            "llama_cpp.server",
-            "--model",
-            str(self.gguf),
-            "--model_alias",
-            self.alias,
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--n_threads",
-            str(self.threads),
-            "--n_ctx",
-            str(self.n_ctx),
-            "--verbose",
-            "False",
-        ]
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
+        env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see utils/__init__.py
+        if self.backend == "transformers":  # torch's CPU threads: one forward pass does both jobs, so all cores
+            env.update(OMP_NUM_THREADS=str(self.batch_threads), HF_HUB_OFFLINE="1")
         with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise ServerUnreachableError(
-                    f"The local model server exited (code {self.proc.returncode}). Last log lines:\n{self.log_tail()}"
+                    f"The local model server ({self.backend}) exited (code {self.proc.returncode}). "
+                    f"Last log lines:\n{self.log_tail()}"
                 )
             try:
-                with urllib.request.urlopen(self.base_url + "/models", timeout=1) as resp:
+                with urllib.request.urlopen(self.ready_url, timeout=1) as resp:
                     if resp.status == 200:
                         return self
             except OSError:
@@ -256,7 +290,8 @@ def local_server(alias: str = "smollm2") -> LocalServer:
     with _servers_lock:
         server = _servers.get(alias)
         if server is None or server.proc is None or server.proc.poll() is not None:
-            server = LocalServer(alias, _local_models()[alias]()).start()
+            backend = local_backend()
+            server = LocalServer(alias, _local_models()[alias][backend](), backend=backend).start()
             _servers[alias] = server
         return server
 
@@ -331,7 +366,20 @@ def chat(
     if max_tokens < 1:
         raise BadInputError(f"max_tokens must be at least 1, got {max_tokens}.")
     client = client_for(provider, model_id)
-    kwargs: dict[str, Any] = dict(model=model_id, messages=msgs, temperature=temperature, max_tokens=max_tokens)
+    served = model_id
+    if provider == "local":
+        server = local_server(model_id)
+        served = server.served_model
+        if server.backend == "transformers":  # llama.cpp refuses an over-long request itself; transformers serve not
+            from .tokens import chat_tokens
+
+            needed = chat_tokens(msgs) + max_tokens
+            if needed > server.n_ctx:
+                raise ContextTooLongError(
+                    f"The prompt does not fit {model}'s context window: {needed:,} tokens with the answer, "
+                    f"the window is {server.n_ctx:,}. Shorten it or send fewer examples."
+                )
+    kwargs: dict[str, Any] = dict(model=served, messages=msgs, temperature=temperature, max_tokens=max_tokens)
     if seed is not None and provider not in ("anthropic",):
         kwargs["seed"] = seed
     if stop:
@@ -341,7 +389,11 @@ def chat(
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
     for attempt in range(retries + 1):
         try:
-            return _call(client, model, kwargs, stream, on_token)
+            result = _call(client, model, kwargs, stream, on_token)
+            for end in stop or []:  # OpenAI leaves the stop string out; transformers serve sends it: trim it
+                if end and result.text.endswith(end):
+                    result.text = result.text[: -len(end)]
+            return result
         except retryable as err:
             if attempt == retries:
                 if isinstance(err, openai.APIConnectionError):

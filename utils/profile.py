@@ -58,6 +58,7 @@ SIZES: dict[str, dict[str, int]] = {
         "few_shot_max_k": 16,
         "train_steps": 30,
         "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
+        "ttft_max_prompt_tokens": 4096,
     },
     "full": {
         "price_train_items": 8000,
@@ -71,12 +72,14 @@ SIZES: dict[str, dict[str, int]] = {
         "few_shot_max_k": 64,
         "train_steps": 1000,
         "codegen_max_tokens": 2000,
+        "ttft_max_prompt_tokens": 16_384,
     },
 }
 
 # The full-profile rehearsal (utils/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
 SIZES["rehearsal"] = dict(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
-                          repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6)  # fmt: skip
+                          repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
+                          ttft_max_prompt_tokens=1024)  # fmt: skip
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
 FULL_CHAT_CANDIDATES = {
@@ -203,7 +206,10 @@ def banner(profile: Profile) -> str:
         f"  local model : {profile.hf_model}",
     ]
     if profile.offline:
+        from .llm import local_backend
+
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
+        lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")
     from .rehearsal import active
 
     if not profile.offline and active():

@@ -110,3 +110,35 @@ def fit_to_context(
             )
         kept.pop(drop)
     return kept
+
+
+def text_samples() -> dict[str, str]:
+    """Real texts of four kinds: English news, Python code (the standard library's own), Korean, Russian."""
+    import json.decoder
+    import textwrap
+
+    from .assets import corpus
+    from .paths import DATA_DIR
+
+    code = "".join(open(m.__file__, encoding="utf-8").read() for m in (json.decoder, textwrap))
+    return {
+        "English news": corpus("english_news"),
+        "Python code": code,
+        "Korean": (DATA_DIR / "text" / "korean_sample.txt").read_text(encoding="utf-8"),
+        "Russian novel": corpus("russian_novel")[:6000],
+    }
+
+
+def text_density(texts: dict[str, str], names: Iterable[str] = TOKENIZERS) -> Any:
+    """Per text and tokenizer: characters, words and lines per token (how much text a token window holds)."""
+    import pandas as pd
+
+    rows = []
+    for name in names:
+        tok = get_tokenizer(name)
+        for kind, text in texts.items():
+            n = tok.count(text)
+            rows.append({"text": kind, "tokenizer": name, "tokens": n, "chars_per_token": len(text) / n,
+                         "words_per_token": len(text.split()) / n,
+                         "lines_per_token": len(text.strip().splitlines()) / n})  # fmt: skip
+    return pd.DataFrame(rows)
