@@ -82,3 +82,10 @@ def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
     assert p.name == "full" and p.hf_model == str(tmp_path / "my-model")
     assert paths.cache_dir("x") == tmp_path / "cache" / "x" and paths.results_file().parent == tmp_path / "cache"
     assert llm.base_url("ollama") == "http://127.0.0.1:9/v1" and llm.base_url("openai") == "http://127.0.0.1:8/v1"
+
+
+def test_the_tests_cache_is_a_throwaway_outside_the_repo():
+    from utils.paths import ROOT, cache_dir, cache_root, model_cache_dir
+
+    assert not cache_root().is_relative_to(ROOT) and cache_root().name.startswith("llmkit-test-cache")
+    assert cache_dir("logs").is_relative_to(cache_root()) and not model_cache_dir().is_relative_to(ROOT)
