@@ -8,6 +8,7 @@ from typing import Any
 
 import pandas as pd
 
+from .catalog import gpu_monthly_cost
 from .errors import BadInputError
 from .paths import DATA_DIR
 
@@ -77,7 +78,7 @@ def self_hosting_table(models: pd.DataFrame, gpu: GPU, hourly_usd: float, contex
             n = gpus_needed(mem, gpu)
             capacity = decode_tokens_per_s(m.params_b, weights, kv, context, batch, gpu, n) * 86_400
             rows.append({"model": m.model, "weights": weights, "memory_gb": round(mem, 1), "gpus": n,
-                         "monthly_usd": round(n * hourly_usd * 24 * 30), "max_output_tokens_per_day": capacity,
+                         "monthly_usd": round(n * gpu_monthly_cost(hourly_usd)), "max_output_tokens_per_day": capacity,
                          "serves_the_volume": capacity >= output_tokens_per_day})  # fmt: skip
     return pd.DataFrame(rows)
 

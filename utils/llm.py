@@ -258,6 +258,20 @@ class LocalServer:
         self.stop()
         raise ServerUnreachableError(f"The local model server did not answer in {timeout_s:.0f}s. Log: {self.log}")
 
+    def check_fits(self, messages: list[dict[str, str]], max_tokens: int) -> None:
+        """ContextTooLongError when prompt and answer exceed the window (llama.cpp checks this itself; transformers
+        serve does not, so the kit counts the tokens for it)."""
+        if self.backend == "llama.cpp":
+            return
+        from .tokens import chat_tokens
+
+        needed = chat_tokens(messages) + max_tokens
+        if needed > self.n_ctx:
+            raise ContextTooLongError(
+                f"The prompt does not fit local/{self.alias}'s context window: {needed:,} tokens with the answer, "
+                f"the window is {self.n_ctx:,}. Shorten it or send fewer examples."
+            )
+
     def log_tail(self, lines: int = 15) -> str:
         """The last lines of the server's log."""
         try:
@@ -369,16 +383,8 @@ def chat(
     served = model_id
     if provider == "local":
         server = local_server(model_id)
+        server.check_fits(msgs, max_tokens)
         served = server.served_model
-        if server.backend == "transformers":  # llama.cpp refuses an over-long request itself; transformers serve not
-            from .tokens import chat_tokens
-
-            needed = chat_tokens(msgs) + max_tokens
-            if needed > server.n_ctx:
-                raise ContextTooLongError(
-                    f"The prompt does not fit {model}'s context window: {needed:,} tokens with the answer, "
-                    f"the window is {server.n_ctx:,}. Shorten it or send fewer examples."
-                )
     kwargs: dict[str, Any] = dict(model=served, messages=msgs, temperature=temperature, max_tokens=max_tokens)
     if seed is not None and provider not in ("anthropic",):
         kwargs["seed"] = seed
