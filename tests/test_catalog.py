@@ -74,3 +74,36 @@ def test_arena_join_and_shortlist(cat):
     assert len(top) == 3 and (top.context >= 128_000).all() and top.arena_coding.is_monotonic_decreasing
     with pytest.raises(BadInputError):
         catalog.shortlist(arena, score="vibes")
+
+
+def test_leaderboard_rows_are_sourced_and_scored():
+    board = catalog.open_llm_leaderboard()
+    assert len(board) == 30 and set(board["type"]) == {"base", "instruct"}
+    assert board["source"].str.contains(r"every_eval_ever/blob/c8b8fd6ed97d/data/hfopenllm_v2/").all()
+    assert board[list(catalog.LEADERBOARD_BENCHMARKS)].stack().between(0, 1).all()
+    llama = board.set_index("model").loc["meta-llama/Llama-3.1-8B"]
+    assert llama["average"] == pytest.approx(100 * (0.1246 + 0.466 + 0.0657 + 0.3104 + 0.3812 + 0.3288) / 6)
+    shares = board.groupby("tokenizer")["single_token_prices"].first()
+    assert shares["llama3"] == 1.0 and shares["qwen2.5/3"] == shares["smollm2"] == 0.01  # only 0-9 are one token
+    assert board.loc[board["tokenizer"].isna(), "single_token_prices"].isna().all()  # unknown stays unknown
+
+
+def test_pick_price_model_follows_the_rule():
+    board = catalog.open_llm_leaderboard()
+    assert catalog.pick_price_model(board)["model"] == "meta-llama/Llama-3.1-8B"
+    assert catalog.pick_price_model(board, max_params_b=4)["model"] == "meta-llama/Llama-3.2-3B"
+    with pytest.raises(BadInputError, match="No base model of at most 0.1B"):
+        catalog.pick_price_model(board, max_params_b=0.1)
+    with pytest.raises(BadInputError, match="writes every price"):
+        catalog.pick_price_model(board[board["tokenizer"] != "llama3"])
+
+
+def test_rate_limits_cap_requests_by_the_tightest_limit():
+    limits = catalog.rate_limits()
+    assert limits["source"].str.startswith("https://").all() and limits["as_of"].notna().all()
+    allowed = catalog.requests_per_day_allowed(limits, 1000).set_axis(limits["provider"] + " " + limits["tier"])
+    assert allowed["groq Free"] == 6 * 60 * 24  # 6,000 tokens a minute / 1,000 tokens: TPM binds, not 30 RPM
+    assert allowed["openai Tier 1 (paid $5)"] == 10_000  # 200 a minute would allow 288,000: the daily cap binds
+    assert allowed["anthropic Tier 1 (paid $5)"] == 50 * 60 * 24  # no daily cap: RPM binds
+    with pytest.raises(BadInputError, match="tokens_per_request"):
+        catalog.requests_per_day_allowed(limits, 0)

@@ -189,3 +189,46 @@ def shortlist(
         raise BadInputError("k must be at least 1.")
     pool = filter_models(df, **conditions).dropna(subset=[score])
     return pool.sort_values([score, "blended_per_m"], ascending=[False, True]).head(k)
+
+
+LEADERBOARD_BENCHMARKS = ("ifeval", "bbh", "math_lvl5", "gpqa", "musr", "mmlu_pro")
+
+
+def open_llm_leaderboard() -> pd.DataFrame:
+    """Open LLM Leaderboard v2 rows (base and instruct, <=9B) with the raw average and each tokenizer's share of
+    prices 0-999 written as one token (NaN where the tokenizer does not ship offline)."""
+    from .tokens import get_tokenizer, number_token_counts
+
+    board = pd.read_csv(DATA_DIR / "open_llm_leaderboard.csv", keep_default_na=False, na_values=[""])
+    board["average"] = board[list(LEADERBOARD_BENCHMARKS)].mean(axis=1) * 100
+    shares = {
+        name: float(np.mean([c == 1 for c in number_token_counts(get_tokenizer(name))]))
+        for name in board["tokenizer"].dropna().unique()
+    }
+    board["single_token_prices"] = board["tokenizer"].map(shares)
+    return board
+
+
+def pick_price_model(board: pd.DataFrame, max_params_b: float = 9.0) -> pd.Series:
+    """The course's rule for week 7: a base model of at most max_params_b whose tokenizer writes every price 0-999 as
+    one token, the best average among those."""
+    fits = board[(board["type"] == "base") & (board["params_b"] <= max_params_b)]
+    if fits.empty:
+        raise BadInputError(f"No base model of at most {max_params_b}B parameters in the table.")
+    single = fits[fits["single_token_prices"] == 1.0]
+    if single.empty:
+        raise BadInputError("No base model in the table writes every price 0-999 as one token.")
+    return single.sort_values("average", ascending=False).iloc[0]
+
+
+def rate_limits() -> pd.DataFrame:
+    """Published requests- and tokens-per-minute limits of the providers the kit calls, each row sourced and dated."""
+    return pd.read_csv(DATA_DIR / "rate_limits.csv")
+
+
+def requests_per_day_allowed(limits: pd.DataFrame, tokens_per_request: int) -> pd.Series:
+    """Requests a day each row's limits let through: the tightest of RPM, TPM / tokens per request, and RPD."""
+    if tokens_per_request < 1:
+        raise BadInputError(f"tokens_per_request must be at least 1, got {tokens_per_request}.")
+    per_minute = np.minimum(limits["rpm"], limits["tpm"].fillna(np.inf) / tokens_per_request)
+    return np.floor(np.minimum(per_minute * 60 * 24, limits["rpd"].fillna(np.inf)))

@@ -324,7 +324,8 @@ def client_for(provider: str, model_id: str = "") -> Any:
     from openai import OpenAI
 
     if provider == "local":
-        return OpenAI(base_url=local_server(model_id).base_url, api_key="not-needed", max_retries=0, timeout=600)
+        url = base_url("local") or local_server(model_id).base_url  # LLMKIT_LOCAL_BASE_URL: a proxy in front of it
+        return OpenAI(base_url=url, api_key="not-needed", max_retries=0, timeout=600)
     return OpenAI(base_url=base_url(provider), api_key=api_key(provider), max_retries=0, timeout=120)
 
 
@@ -357,6 +358,15 @@ def redact(text: str) -> str:
 def backoff_delay(attempt: int, base_s: float = 1.0, cap_s: float = 30.0) -> float:
     """Exponential back-off with jitter: about base*2^attempt seconds, capped, times a random 0.5-1.5."""
     return min(cap_s, base_s * 2**attempt) * random.uniform(0.5, 1.5)
+
+
+def retry_wait(err: Exception, attempt: int, base_s: float = 1.0, cap_s: float = 30.0) -> float:
+    """Seconds to wait before the next try: the server's Retry-After when it sends one (capped), else back-off."""
+    headers = getattr(getattr(err, "response", None), "headers", None) or {}
+    try:
+        return min(cap_s, float(headers.get("retry-after")))
+    except (TypeError, ValueError):
+        return backoff_delay(attempt, base_s, cap_s)
 
 
 def chat(
@@ -410,7 +420,7 @@ def chat(
                     f"{model} is still rate-limited or failing after {retries + 1} tries "
                     f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
                 ) from None
-            time.sleep(backoff_delay(attempt, base_delay_s))
+            time.sleep(retry_wait(err, attempt, base_delay_s))
         except openai.AuthenticationError:
             raise MissingKeyError(
                 f"{provider} rejected the key in {' or '.join(PROVIDERS[provider].key_vars)}: check it is current."

@@ -1,0 +1,97 @@
+"""Rebuild data/open_llm_leaderboard.csv from the Open LLM Leaderboard v2 archive kept by EvalEval.
+
+The leaderboard (Hugging Face, 2024-2025) is archived record by record in github.com/evaleval/every_eval_ever
+(`data/hfopenllm_v2/<org>/<model>/<uuid>.json`, raw accuracies 0-1 for six benchmarks). This script reads the
+rows the course uses from a local clone at a fixed commit, so the shipped table can be regenerated and checked:
+
+    git clone https://github.com/evaleval/every_eval_ever && python scripts/leaderboard_rows.py every_eval_ever
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+COMMIT = "c8b8fd6ed97dc2b4a64d1ff2132d0feed7e02ac0"  # 2026-02-11, the last commit before the data moved out
+# (model id, type, base model, tokenizer in utils.tokens or "" where none ships offline)
+ROWS = [
+    ("meta-llama/Llama-3.1-8B", "base", "", "llama3"),
+    ("meta-llama/Llama-3.1-8B-Instruct", "instruct", "meta-llama/Llama-3.1-8B", "llama3"),
+    ("meta-llama/Meta-Llama-3-8B", "base", "", "llama3"),
+    ("meta-llama/Meta-Llama-3-8B-Instruct", "instruct", "meta-llama/Meta-Llama-3-8B", "llama3"),
+    ("meta-llama/Llama-3.2-3B", "base", "", "llama3"),
+    ("meta-llama/Llama-3.2-3B-Instruct", "instruct", "meta-llama/Llama-3.2-3B", "llama3"),
+    ("Qwen/Qwen2.5-7B", "base", "", "qwen2.5/3"),
+    ("Qwen/Qwen2.5-7B-Instruct", "instruct", "Qwen/Qwen2.5-7B", "qwen2.5/3"),
+    ("Qwen/Qwen2-7B", "base", "", "qwen2.5/3"),
+    ("Qwen/Qwen2-7B-Instruct", "instruct", "Qwen/Qwen2-7B", "qwen2.5/3"),
+    ("Qwen/Qwen2.5-3B", "base", "", "qwen2.5/3"),
+    ("Qwen/Qwen2.5-3B-Instruct", "instruct", "Qwen/Qwen2.5-3B", "qwen2.5/3"),
+    ("google/gemma-2-9b", "base", "", ""),
+    ("google/gemma-2-9b-it", "instruct", "google/gemma-2-9b", ""),
+    ("google/gemma-7b", "base", "", ""),
+    ("google/gemma-7b-it", "instruct", "google/gemma-7b", ""),
+    ("mistralai/Mistral-7B-v0.3", "base", "", ""),
+    ("mistralai/Mistral-7B-Instruct-v0.3", "instruct", "mistralai/Mistral-7B-v0.3", ""),
+    ("01-ai/Yi-1.5-9B", "base", "", ""),
+    ("01-ai/Yi-1.5-9B-Chat", "instruct", "01-ai/Yi-1.5-9B", ""),
+    ("ibm-granite/granite-3.0-8b-base", "base", "", ""),
+    ("ibm-granite/granite-3.0-8b-instruct", "instruct", "ibm-granite/granite-3.0-8b-base", ""),
+    ("tiiuae/Falcon3-7B-Base", "base", "", ""),
+    ("tiiuae/Falcon3-7B-Instruct", "instruct", "tiiuae/Falcon3-7B-Base", ""),
+    ("allenai/OLMo-7B-hf", "base", "", ""),
+    ("allenai/OLMo-7B-Instruct-hf", "instruct", "allenai/OLMo-7B-hf", ""),
+    ("HuggingFaceTB/SmolLM2-1.7B", "base", "", "smollm2"),
+    ("HuggingFaceTB/SmolLM2-1.7B-Instruct", "instruct", "HuggingFaceTB/SmolLM2-1.7B", "smollm2"),
+    ("HuggingFaceTB/SmolLM2-135M", "base", "", "smollm2"),
+    ("HuggingFaceTB/SmolLM2-135M-Instruct", "instruct", "HuggingFaceTB/SmolLM2-135M", "smollm2"),
+]
+BENCHMARKS = {
+    "IFEval": "ifeval",
+    "BBH": "bbh",
+    "MATH Level 5": "math_lvl5",
+    "GPQA": "gpqa",
+    "MUSR": "musr",
+    "MMLU-PRO": "mmlu_pro",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    """Output of a git command in repo."""
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, text=True).stdout
+
+
+def main(repo: Path, out: Path) -> None:
+    """Write one row per model in ROWS, from the first archived record of it at COMMIT."""
+    paths = git(repo, "ls-tree", "-r", "--name-only", COMMIT, "data/hfopenllm_v2/").split()
+    fields = ["model", "type", "base_model", "params_b", *BENCHMARKS.values(), "tokenizer", "retrieved", "source"]
+    with out.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        for model, kind, base, tokenizer in ROWS:
+            path = sorted(p for p in paths if p.startswith(f"data/hfopenllm_v2/{model}/"))[0]
+            record = json.loads(git(repo, "show", f"{COMMIT}:{path}"))
+            scores = {
+                BENCHMARKS[r["evaluation_name"]]: r["score_details"]["score"] for r in record["evaluation_results"]
+            }
+            retrieved = datetime.fromtimestamp(float(record["retrieved_timestamp"]), timezone.utc).date()
+            writer.writerow(
+                {
+                    "model": model,
+                    "type": kind,
+                    "base_model": base,
+                    "params_b": record["model_info"]["additional_details"]["params_billions"],
+                    **scores,
+                    "tokenizer": tokenizer,
+                    "retrieved": retrieved.isoformat(),
+                    "source": f"github.com/evaleval/every_eval_ever/blob/{COMMIT[:12]}/{path}",
+                }
+            )
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), Path(__file__).resolve().parent.parent / "data" / "open_llm_leaderboard.csv")
