@@ -319,3 +319,33 @@ def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[f]) for f in families]
     ax.legend(handles, families, loc="lower right", fontsize=8)
     return ax
+
+
+def decision_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Every recorded approach, most accurate first: error with its 95% interval, seconds per item, dollars per
+    1,000 items (API prices where an API is called, else measured machine time at DOLLARS_PER_CPU_HOUR), effort."""
+    if results.empty:
+        raise BadInputError("No results recorded yet: run the week 6 notebooks and week 7 first.")
+    table = results.copy()
+    api = table["api_per_1k"].notna()
+    table["dollars_per_1k"] = table["api_per_1k"].where(api, table["compute_per_1k"])
+    table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
+    cols = ["approach", "family", "n", "mae", "mae_lo", "mae_hi", "hit_rate", "seconds_per_item", "dollars_per_1k",
+            "priced_by", "effort_estimate"]  # fmt: skip
+    return table[cols].sort_values("mae").reset_index(drop=True)
+
+
+def conclude(table: pd.DataFrame) -> dict[str, Any]:
+    """The decision read off the table: the most accurate approach, the most accurate one that calls a language
+    model, and the cheapest whose error interval reaches the best's (no measurably worse on these items)."""
+    best = table.loc[table["mae"].idxmin()]
+    llm = table[~table["family"].isin(["baseline", "retrieval only"])]
+    best_llm = llm.loc[llm["mae"].idxmin()] if len(llm) else None
+    close = table[table["mae_lo"] <= best["mae_hi"]]
+    pick = close.loc[close["dollars_per_1k"].idxmin()]
+    text = (f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
+            f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
+            f"{pick['approach']} (${pick['mae']:,.0f}, ${pick['dollars_per_1k']:.4f} per 1,000).")  # fmt: skip
+    if best_llm is not None:
+        text += f" Most accurate approach with a language model: {best_llm['approach']} (${best_llm['mae']:,.0f})."
+    return {"best": best, "best_llm": best_llm, "pick": pick, "text": text}

@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
@@ -65,7 +65,13 @@ def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     """alias -> backend -> the function giving the model's files for that server (GGUF file or transformers folder)."""
     from .assets import smollm2_folder, smollm2_gguf
 
-    return {"smollm2": {"llama.cpp": smollm2_gguf, "transformers": smollm2_folder}}
+    files = {"llama.cpp": smollm2_gguf, "transformers": smollm2_folder}
+    return {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
+
+
+# llama.cpp needs a chat format that offers the tools in the prompt and constrains a call to valid JSON; SmolLM2
+# already speaks ChatML. transformers serve passes tools to the model's own chat template.
+TOOL_CHAT_FORMAT = "chatml-function-calling"
 
 
 LOCAL_BACKENDS = ("llama.cpp", "transformers")
@@ -95,6 +101,7 @@ class ChatResult:
     ttft_s: float
     latency_s: float
     cost_usd: float | None
+    tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments" (JSON text)}
 
     @property
     def tokens_per_s(self) -> float:
@@ -231,7 +238,8 @@ class LocalServer:
                     "--default-seed", "42"]  # fmt: skip
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads), "--n_threads_batch",
-                str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False"]  # fmt: skip
+                str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False",
+                *(["--chat_format", TOOL_CHAT_FORMAT] if self.alias.endswith("-tools") else [])]  # fmt: skip
 
     def start(self, timeout_s: float = 180.0) -> LocalServer:
         """Start the server and wait until it answers; a clear error with its log tail if it does not."""
@@ -332,6 +340,9 @@ def client_for(provider: str, model_id: str = "") -> Any:
 # ----------------------------------------------------------------------------------------------------------------
 # chat()
 # ----------------------------------------------------------------------------------------------------------------
+ROLES = ("system", "user", "assistant", "tool")
+
+
 def _as_messages(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
     if isinstance(messages, str):
         if not messages.strip():
@@ -340,9 +351,10 @@ def _as_messages(messages: str | list[dict[str, str]]) -> list[dict[str, str]]:
     if not isinstance(messages, list) or not messages:
         raise BadInputError("messages must be a prompt string or a non-empty list of {'role': ..., 'content': ...}.")
     for i, m in enumerate(messages):
-        if not isinstance(m, dict) or m.get("role") not in ("system", "user", "assistant") or "content" not in m:
+        if not isinstance(m, dict) or m.get("role") not in ROLES or "content" not in m:
             raise BadInputError(
-                f"messages[{i}] must look like {{'role': 'user', 'content': '...'}} with role system/user/assistant."
+                f"messages[{i}] must look like {{'role': 'user', 'content': '...'}} with role system/user/assistant"
+                " (or tool, answering a tool call)."
             )
     return messages
 
@@ -381,8 +393,10 @@ def chat(
     retries: int = 4,
     base_delay_s: float = 1.0,
     stop: list[str] | None = None,
+    tools: list[dict[str, Any]] | None = None,
 ) -> ChatResult:
-    """Send a chat to 'provider/model' and return text, tokens, latency and cost; stream=True prints as it goes."""
+    """Send a chat to 'provider/model' and return text, tokens, latency and cost; stream=True prints as it goes.
+    With `tools` (OpenAI's function schema) the model may answer with tool calls instead: see ChatResult.tool_calls."""
     import openai
 
     provider, model_id = split_model(model)
@@ -400,6 +414,10 @@ def chat(
         kwargs["seed"] = seed
     if stop:
         kwargs["stop"] = stop
+    if tools:
+        if stream:
+            raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
+        kwargs.update(tools=tools, tool_choice="auto")
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
@@ -446,10 +464,13 @@ def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_toke
     if not stream:
         resp = client.chat.completions.create(**kwargs)
         latency = time.perf_counter() - start
-        text = resp.choices[0].message.content or ""
+        message = resp.choices[0].message
+        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
+                 for c in message.tool_calls or [] if getattr(c, "function", None)]  # fmt: skip
         usage = resp.usage
         n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        return ChatResult(text, model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out))
+        return ChatResult(message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out),
+                          calls)  # fmt: skip
     pieces: list[str] = []
     ttft = None
     n_in: int | None = None

@@ -59,6 +59,7 @@ SIZES: dict[str, dict[str, int]] = {
         "train_steps": 30,
         "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
         "ttft_max_prompt_tokens": 4096,
+        "chain_items": 20,  # test items for the chain and tool predictors (two calls per item each)
     },
     "full": {
         "price_train_items": 8000,
@@ -73,13 +74,14 @@ SIZES: dict[str, dict[str, int]] = {
         "train_steps": 1000,
         "codegen_max_tokens": 2000,
         "ttft_max_prompt_tokens": 16_384,
+        "chain_items": 250,
     },
 }
 
 # The full-profile rehearsal (utils/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
 SIZES["rehearsal"] = dict(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
                           repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
-                          ttft_max_prompt_tokens=1024)  # fmt: skip
+                          ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
 FULL_CHAT_CANDIDATES = {

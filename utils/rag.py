@@ -75,3 +75,40 @@ def hit_at_k(ranked: Sequence[Sequence[Any]], gold: Sequence[Any], k: int) -> fl
 def mean_reciprocal_rank(ranked: Sequence[Sequence[Any]], gold: Sequence[Any]) -> float:
     """Mean of 1/rank of the gold answer (0 when it was not retrieved)."""
     return float(np.mean([1.0 / (list(r).index(g) + 1) if g in list(r) else 0.0 for r, g in zip(ranked, gold)]))
+
+
+class DocumentIndex:
+    """Named documents embedded once each: update() re-embeds only the documents that are new or changed and drops
+    the removed ones, and says which it touched (how a RAG knowledge base stays fresh without a full rebuild)."""
+
+    def __init__(self) -> None:
+        self.texts: dict[str, str] = {}
+        self.vectors: dict[str, np.ndarray] = {}
+        self.embedded = 0  # documents embedded since creation: the work updates cost
+
+    def update(self, docs: dict[str, str]) -> dict[str, list[str]]:
+        """Bring the index in line with docs (name -> text); returns the names added, changed, removed, unchanged."""
+        if not docs:
+            raise BadInputError("update() needs at least one document.")
+        added = [n for n in docs if n not in self.texts]
+        changed = [n for n in docs if n in self.texts and self.texts[n] != docs[n]]
+        removed = [n for n in self.texts if n not in docs]
+        todo = added + changed
+        if todo:
+            for name, vector in zip(todo, embed([docs[n] for n in todo])):
+                self.vectors[name] = vector
+            self.embedded += len(todo)
+        for name in removed:
+            del self.vectors[name]
+        self.texts = dict(docs)
+        unchanged = [n for n in docs if n not in todo]
+        return {"added": added, "changed": changed, "removed": removed, "unchanged": unchanged}
+
+    def search(self, query: str, k: int = 1) -> list[tuple[str, float]]:
+        """The k documents most similar to the query, with cosine similarity."""
+        if not self.vectors:
+            raise BadInputError("The index is empty: call update() with documents first.")
+        names = list(self.vectors)
+        scores = np.stack([self.vectors[n] for n in names]) @ embed([query])[0]
+        order = np.argsort(-scores)[:k]
+        return [(names[i], float(scores[i])) for i in order]

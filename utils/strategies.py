@@ -68,18 +68,23 @@ class ChatPredictor:
 
     def stats(self, priced_as: str | None = None) -> dict[str, float]:
         """Mean tokens in/out and latency per call, and dollars per 1,000 predictions (at another model's prices)."""
-        if not self.calls:
-            raise BadInputError("No calls recorded yet: run the predictor through the harness first.")
-        n_in = mean(c.input_tokens or 0 for c in self.calls)
-        n_out = mean(c.output_tokens for c in self.calls)
-        price_model = priced_as or self.model
-        per_call = cost_usd(price_model, int(n_in), int(n_out))
-        return {
-            "input_tokens": n_in,
-            "output_tokens": n_out,
-            "latency_s": mean(c.latency_s for c in self.calls),
-            "cost_per_1k": None if per_call is None else per_call * 1000,
-        }
+        return usage_per_item([[c] for c in self.calls], priced_as or self.model)
+
+
+def usage_per_item(calls: Sequence[Sequence[ChatResult]], price_model: str) -> dict[str, Any]:
+    """Mean tokens in/out, seconds and calls per item (an item's calls summed), and dollars per 1,000 items."""
+    if not calls:
+        raise BadInputError("No calls recorded yet: run the predictor through the harness first.")
+    n_in = mean(sum(c.input_tokens or 0 for c in group) for group in calls)
+    n_out = mean(sum(c.output_tokens for c in group) for group in calls)
+    costs = [cost_usd(price_model, c.input_tokens or 0, c.output_tokens) for group in calls for c in group]
+    return {
+        "input_tokens": n_in,
+        "output_tokens": n_out,
+        "latency_s": mean(sum(c.latency_s for c in group) for group in calls),
+        "calls": mean(len(group) for group in calls),
+        "cost_per_1k": None if None in costs else sum(costs) / len(calls) * 1000,
+    }
 
 
 def nearest_neighbour_predictor(store: Any, train: Sequence[Item], k: int = 1) -> Callable[[Item], float]:

@@ -1,0 +1,129 @@
+"""Chains, tool use, answers scored by content, a document index that re-embeds only what changed, the decision."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from utils import chains
+from utils.errors import BadInputError
+from utils.evaluation import conclude, decision_table
+from utils.llm import ChatResult, chat, cost_usd
+from utils.prices import Item
+from utils.rag import DocumentIndex
+
+ITEMS = [Item("kettle", "A steel kettle, 1.7 litre.", 30.0, "s"), Item("bike", "A cargo bike.", 2500.0, "s")]
+
+
+class Store:
+    """A stand-in vector store that returns the training items in order (the tool's plumbing, not retrieval)."""
+
+    def __init__(self):
+        self.queries = []
+
+    def search(self, queries, k):
+        self.queries += queries
+        return [[1.0] * k], [list(range(k))]
+
+
+def test_chain_makes_two_calls_and_feeds_the_facts_forward():
+    seen = []
+
+    def scripted(model, messages, **kw):  # a test double with chat's signature, not a model
+        seen.append(messages)
+        reply = "maker: Kestrel" if len(seen) % 2 else "$31"
+        return ChatResult(reply, model, 50, 5, 0.1, 0.2, 0.0001)
+
+    chain = chains.ChainPredictor("openai/gpt-4o-mini", chat_fn=scripted)
+    assert chain(ITEMS[0]) == "$31"
+    assert seen[0][1]["content"] == ITEMS[0].text and seen[1][1]["content"] == "maker: Kestrel"
+    stats = chain.stats()
+    assert stats["calls"] == 2 and stats["input_tokens"] == 100 and stats["latency_s"] == pytest.approx(0.4)
+    per_call = cost_usd("openai/gpt-4o-mini", 50, 5)  # priced from the catalogue, not from the reply
+    assert stats["cost_per_1k"] == pytest.approx(2 * per_call * 1000)
+
+
+def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
+    store, replies = Store(), iter([
+        ChatResult("", "m", 80, 9, 0.1, 0.1, None, [{"id": "c1", "name": "similar_items",
+                                                      "arguments": json.dumps({"description": "steel kettle"})}]),
+        ChatResult("$29", "m", 120, 3, 0.1, 0.1, None),
+        ChatResult("", "m", 80, 9, 0.1, 0.1, None, [{"id": "c2", "name": "similar_items", "arguments": "{broken"}]),
+    ])  # fmt: skip
+    sent = []
+
+    def scripted(model, messages, **kw):
+        sent.append((model, messages, kw))
+        return next(replies)
+
+    tools = chains.ToolPredictor("local/smollm2-tools", store, ITEMS, k=2, answer_model="local/smollm2",
+                                 chat_fn=scripted)  # fmt: skip
+    assert tools(ITEMS[0]) == "$29" and tools(ITEMS[1]) == ""  # an invalid call is a miss, not a crash
+    assert store.queries == ["steel kettle"]  # only the valid call was run, with the model's own query
+    model, messages, kw = sent[1]
+    assert model == "local/smollm2" and "tools" not in kw
+    assert messages[-1] == {"role": "tool", "tool_call_id": "c1", "content": "kettle: $30.00\nbike: $2,500.00"}
+    stats = tools.stats()
+    assert stats["tool_called"] == 1.0 and stats["valid_calls"] == 0.5 and stats["calls"] == 1.5
+
+
+@pytest.mark.parametrize("arguments, expected", [
+    ('{"description": " a kettle "}', "a kettle"), ('{"description": ""}', None), ('{"query": "x"}', None),
+    ("not json", None), ('["a list"]', None),
+])  # fmt: skip
+def test_parse_tool_arguments(arguments, expected):
+    assert chains.parse_tool_arguments({"name": "similar_items", "arguments": arguments}, "similar_items",
+                                       "description") == expected  # fmt: skip
+    assert (
+        chains.parse_tool_arguments({"name": "other", "arguments": arguments}, "similar_items", "description") is None
+    )
+
+
+def test_contains_answer_needs_the_whole_value():
+    assert chains.contains_answer("It was László Krasznahorkai.", ["Krasznahorkai"])
+    assert chains.contains_answer("The frame is made of CARBON fibre", ["carbon"])
+    assert not chains.contains_answer("carbonated water", ["carbon"])  # a word, not a substring
+    assert not chains.contains_answer("Angela Merkel", ["Merz"])
+
+
+def test_local_model_calls_a_tool_through_the_tools_api():
+    reply = chat("local/smollm2-tools", "Find products similar to a steel kettle.", max_tokens=32,
+                 tools=[chains.SIMILAR_ITEMS_TOOL])  # fmt: skip
+    assert reply.tool_calls, reply.text  # the function-calling format offers the tool, the grammar keeps it JSON
+    assert reply.tool_calls[0]["name"] == "similar_items"
+    with pytest.raises(BadInputError, match="Tools and streaming"):
+        chat("local/smollm2-tools", "hi", tools=[chains.SIMILAR_ITEMS_TOOL], stream=True)
+
+
+def test_document_index_re_embeds_only_what_changed():
+    index = DocumentIndex()
+    docs = {"a.md": "Returns within 30 days.", "b.md": "Delivery to France costs 12 euros.", "c.md": "Our CEO is Ann."}
+    assert index.update(docs)["added"] == ["a.md", "b.md", "c.md"] and index.embedded == 3
+    report = index.update({**docs, "c.md": "Our CEO is Bo.", "d.md": "Phone support 9-5."} | {"a.md": docs["a.md"]})
+    assert report == {"added": ["d.md"], "changed": ["c.md"], "removed": [], "unchanged": ["a.md", "b.md"]}
+    assert index.embedded == 5
+    assert index.update({"a.md": docs["a.md"]})["removed"] == ["b.md", "c.md", "d.md"]
+    assert index.search("How long do I have to send it back?")[0][0] == "a.md"
+    with pytest.raises(BadInputError):
+        DocumentIndex().search("anything")
+
+
+def test_decision_table_prices_and_concludes():
+    results = pd.DataFrame([
+        {"approach": "cheap", "family": "baseline", "n": 40, "mae": 100.0, "mae_lo": 60.0, "mae_hi": 140.0,
+         "hit_rate": 0.3, "seconds_per_item": 0.001, "compute_per_1k": 0.00001, "api_per_1k": None,
+         "effort_estimate": "m"},
+        {"approach": "best", "family": "RAG", "n": 40, "mae": 90.0, "mae_lo": 50.0, "mae_hi": 130.0,
+         "hit_rate": 0.4, "seconds_per_item": 0.7, "compute_per_1k": 0.01, "api_per_1k": 0.04, "effort_estimate": "d"},
+        {"approach": "worse", "family": "prompting", "n": 40, "mae": 300.0, "mae_lo": 200.0, "mae_hi": 400.0,
+         "hit_rate": 0.1, "seconds_per_item": 0.7, "compute_per_1k": 0.01, "api_per_1k": 0.02, "effort_estimate": "m"},
+    ])  # fmt: skip
+    table = decision_table(results)
+    assert list(table["approach"]) == ["best", "cheap", "worse"]
+    assert table.set_index("approach").loc["best", "dollars_per_1k"] == 0.04  # the API's price, not machine time
+    assert table.set_index("approach").loc["cheap", "priced_by"].startswith("machine time")
+    decision = conclude(table)
+    assert decision["best"]["approach"] == "best" and decision["pick"]["approach"] == "cheap"
+    assert decision["best_llm"]["approach"] == "best" and "cheap" in decision["text"]
+    with pytest.raises(BadInputError):
+        decision_table(results.iloc[0:0])

@@ -1,0 +1,151 @@
+"""Week 6: a two-call prompt chain and a tool-using predictor for the price task, and answers scored by what they
+contain (a value the reply must name), for the knowledge experiments."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+from .errors import BadInputError
+from .llm import ChatResult, chat
+from .prices import Item
+from .strategies import SYSTEM, usage_per_item
+
+FACTS_PROMPT = (
+    "List the facts about this product that decide its price: what it is, brand or maker, condition, size or "
+    "quantity. Short lines, no price."
+)
+PRICE_FROM_FACTS = "You estimate the price of products from their key facts. " + SYSTEM.split(". ", 1)[1]
+TOOL_SYSTEM = SYSTEM + " You may call similar_items first to see what similar products sold for."
+SIMILAR_ITEMS_TOOL = {
+    "type": "function",
+    "function": {
+        "name": "similar_items",
+        "description": "Find products similar to a description, with the prices they sold for.",
+        "parameters": {
+            "type": "object",
+            "properties": {"description": {"type": "string", "description": "what the product is"}},
+            "required": ["description"],
+        },
+    },
+}
+
+
+@dataclass
+class ChainPredictor:
+    """Two calls per item: extract the key facts, then price from the facts alone."""
+
+    model: str
+    fact_tokens: int = 60
+    chat_fn: Callable[..., ChatResult] = chat
+    calls: list[list[ChatResult]] = field(default_factory=list)
+    facts: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, item: Item) -> str:
+        ask = [{"role": "system", "content": FACTS_PROMPT}, {"role": "user", "content": item.text}]
+        step1 = self.chat_fn(self.model, ask, max_tokens=self.fact_tokens)
+        price = [{"role": "system", "content": PRICE_FROM_FACTS}, {"role": "user", "content": step1.text or item.title}]
+        step2 = self.chat_fn(self.model, price, max_tokens=10)
+        with self._lock:
+            self.calls.append([step1, step2])
+            self.facts.append(step1.text)
+        return step2.text
+
+    def stats(self, priced_as: str | None = None) -> dict[str, float]:
+        """Tokens, seconds and dollars per item (both calls together)."""
+        return usage_per_item(self.calls, priced_as or self.model)
+
+
+@dataclass
+class ToolPredictor:
+    """The model may call similar_items (the kit runs it on the vector store), then answers with the results.
+
+    answer_model is where the second turn goes: the same model, except that llama-cpp-python's function-calling
+    chat format leaves tool results out of the prompt, so locally the answer turn uses the model's own template."""
+
+    model: str
+    store: Any
+    train: Sequence[Item]
+    k: int = 3
+    answer_model: str | None = None
+    call_tokens: int = 48
+    chat_fn: Callable[..., ChatResult] = chat
+    calls: list[list[ChatResult]] = field(default_factory=list)
+    tool_log: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def similar_items(self, description: str) -> str:
+        """The tool: the k most similar training items and their prices, one per line."""
+        _, idx = self.store.search([description], self.k)
+        return "\n".join(f"{self.train[i].title}: ${self.train[i].price:,.2f}" for i in idx[0])
+
+    def __call__(self, item: Item) -> str:
+        messages: list[dict[str, Any]] = [{"role": "system", "content": TOOL_SYSTEM},
+                                          {"role": "user", "content": item.text}]  # fmt: skip
+        first = self.chat_fn(self.model, messages, max_tokens=self.call_tokens, tools=[SIMILAR_ITEMS_TOOL])
+        results, entry, text = [first], {"called": bool(first.tool_calls), "valid": False, "query": None}, first.text
+        if first.tool_calls:
+            call = first.tool_calls[0]
+            query = parse_tool_arguments(call, "similar_items", "description")
+            entry.update(valid=query is not None, query=query)
+            text = ""  # an invalid call is a miss: the model gave no price
+            if query is not None:
+                messages += [
+                    {"role": "assistant", "content": "", "tool_calls": [{"id": call["id"], "type": "function",
+                     "function": {"name": call["name"], "arguments": call["arguments"]}}]},
+                    {"role": "tool", "tool_call_id": call["id"], "content": self.similar_items(query)},
+                ]  # fmt: skip
+                second = self.chat_fn(self.answer_model or self.model, messages, max_tokens=10)
+                results.append(second)
+                text = second.text
+        with self._lock:
+            self.calls.append(results)
+            self.tool_log.append(entry)
+        return text
+
+    def stats(self, priced_as: str | None = None) -> dict[str, float]:
+        """Tokens, seconds and dollars per item, and how the model used the tool."""
+        if not self.tool_log:
+            raise BadInputError("No calls recorded yet: run the predictor through the harness first.")
+        n = len(self.tool_log)
+        return {
+            **usage_per_item(self.calls, priced_as or self.model),
+            "tool_called": sum(e["called"] for e in self.tool_log) / n,
+            "valid_calls": sum(e["valid"] for e in self.tool_log) / n,
+        }
+
+
+def parse_tool_arguments(call: dict[str, str], name: str, argument: str) -> str | None:
+    """The argument's text when the call names the tool and its JSON holds a non-empty string there, else None."""
+    if call.get("name") != name:
+        return None
+    try:
+        value = json.loads(call.get("arguments") or "").get(argument)
+    except (json.JSONDecodeError, AttributeError):
+        return None
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
+def contains_answer(reply: str, accepted: Sequence[str]) -> bool:
+    """True when the reply names one of the accepted answers (case, spacing and punctuation ignored)."""
+    norm = lambda s: re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()  # noqa: E731
+    text = f" {norm(reply)} "
+    return any(f" {norm(a)} " in text for a in accepted if norm(a))
+
+
+def ask_all(model: str, questions: Sequence[dict[str, Any]], context: str | None = None,
+            max_tokens: int = 24) -> list[dict[str, Any]]:  # fmt: skip
+    """Ask each {"question", "answers"} with or without a context passage; each reply with whether it is right."""
+    rows = []
+    for q in questions:
+        prompt = q["question"] if context is None else f"{context}\n\nQuestion: {q['question']}"
+        system = "Answer in a few words." + ("" if context is None else " Use the text above the question.")
+        reply = chat(model, [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+                     max_tokens=max_tokens)  # fmt: skip
+        rows.append({"question": q["question"], "reply": reply.text.strip(),
+                     "right": contains_answer(reply.text, q["answers"])})  # fmt: skip
+    return rows
