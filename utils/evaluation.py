@@ -345,7 +345,7 @@ def conclude(table: pd.DataFrame) -> dict[str, Any]:
     pick = close.loc[close["dollars_per_1k"].idxmin()]
     text = (f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
             f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
-            f"{pick['approach']} (${pick['mae']:,.0f}, ${pick['dollars_per_1k']:.4f} per 1,000).")  # fmt: skip
+            f"{pick['approach']} (${pick['mae']:,.0f}, ${pick['dollars_per_1k']:.2g} per 1,000).")  # fmt: skip
     if best_llm is not None:
         text += f" Most accurate approach with a language model: {best_llm['approach']} (${best_llm['mae']:,.0f})."
     return {"best": best, "best_llm": best_llm, "pick": pick, "text": text}
