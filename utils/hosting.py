@@ -63,8 +63,8 @@ def gpus_needed(memory_gb: float, gpu: GPU) -> int:
 def decode_tokens_per_s(params_b: float, weights: str, kv_per_token: float, context: int, batch: int, gpu: GPU,
                         n_gpus: int = 1) -> float:  # fmt: skip
     """Upper bound on generated tokens/s: each step reads every weight and every cached token once from memory."""
-    bytes_per_step = params_b * 1e9 * BYTES_PER_WEIGHT[weights] + kv_per_token * context * batch
-    return batch * n_gpus * gpu.bandwidth_gb_s * 1e9 / bytes_per_step
+    gb_per_step = serving_memory_gb(params_b, weights, kv_per_token, context, batch)
+    return batch * n_gpus * gpu.bandwidth_gb_s / gb_per_step
 
 
 def self_hosting_table(models: pd.DataFrame, gpu: GPU, hourly_usd: float, context: int, batch: int,

@@ -28,12 +28,19 @@ class Routing:
     experts: torch.Tensor  # (tokens, top_k) chosen expert ids
     weights: torch.Tensor  # (tokens, top_k) mixing weights, summing to 1 per token
     probs: torch.Tensor  # (tokens, n_experts) the router's softmax
-    balance_loss: torch.Tensor  # Switch Transformer auxiliary loss: 1.0 when perfectly balanced
 
     def share_per_expert(self) -> torch.Tensor:
         """Fraction of token-to-expert assignments each expert received."""
         n = self.probs.shape[1]
         return torch.bincount(self.experts.flatten(), minlength=n).float() / self.experts.numel()
+
+    @property
+    def balance_loss(self) -> torch.Tensor:
+        """Switch Transformer auxiliary loss: 1.0 when perfectly balanced, larger as tokens crowd onto few experts.
+
+        f_i (share of assignments to expert i) times P_i (mean router probability for i), summed, times n: 1 when
+        both are uniform (Fedus et al. 2021, Switch Transformer, eq. 4). Gradients reach the router through P_i."""
+        return self.probs.shape[1] * (self.share_per_expert() * self.probs.mean(dim=0)).sum()
 
 
 class MoELayer(nn.Module):
@@ -51,12 +58,7 @@ class MoELayer(nn.Module):
         """Router probabilities, each token's top-k experts and weights, and the load-balancing loss."""
         probs = self.router(x).softmax(dim=-1)
         weights, experts = probs.topk(self.top_k, dim=-1)
-        weights = weights / weights.sum(dim=-1, keepdim=True)
-        # f_i: share of assignments to expert i; P_i: mean router probability for i. n * sum(f_i * P_i) is 1 when
-        # both are uniform and grows as tokens crowd onto few experts (Fedus et al. 2021, Switch Transformer, eq. 4).
-        share = torch.bincount(experts.flatten(), minlength=self.n_experts).float() / experts.numel()
-        balance = self.n_experts * (share * probs.mean(dim=0)).sum()
-        return Routing(experts, weights, probs, balance)
+        return Routing(experts, weights / weights.sum(dim=-1, keepdim=True), probs)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, Routing]:
         """x: (tokens, d_model). Each token runs through only its top_k experts."""

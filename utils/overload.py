@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 
 from .errors import BadInputError
 
@@ -56,8 +57,7 @@ class FailingFront:
         if self._server is None:
             raise BadInputError("Start the front first: use it as `with FailingFront(...) as front:`.")
         host, port = self._server.server_address[:2]
-        path = "/" + self.target.split("/", 3)[3] if self.target.count("/") >= 3 else ""
-        return f"http://{host}:{port}{path}"
+        return f"http://{host}:{port}{urlsplit(self.target).path}"
 
     def __enter__(self) -> FailingFront:
         front = self
@@ -85,10 +85,12 @@ class FailingFront:
                 self._forward(body)
 
             def _forward(self, body: bytes | None) -> None:
-                root = front.target.split("/", 3)
-                url = "/".join(root[:3]) + self.path
+                target = urlsplit(front.target)
                 req = urllib.request.Request(
-                    url, data=body, method=self.command, headers={"Content-Type": self.headers.get("Content-Type", "")}
+                    f"{target.scheme}://{target.netloc}{self.path}",
+                    data=body,
+                    method=self.command,
+                    headers={"Content-Type": self.headers.get("Content-Type", "")},
                 )
                 try:
                     with urllib.request.urlopen(req, timeout=600) as resp:

@@ -15,6 +15,13 @@ SYSTEM = "You estimate the price of products. Answer with the price only, for ex
 Messages = list[dict[str, str]]
 
 
+def chat_settings(profile: Any) -> tuple[str, str, int]:
+    """(model, priced_as, workers) for a profile: its first chat model; the prices to show (an API's where the model
+    is local and free); parallel calls for APIs, one at a time for the local server's single CPU model."""
+    model = profile.chat_models[0]
+    return model, "openai/gpt-4o-mini" if profile.offline else model, 1 if profile.offline else 8
+
+
 def zero_shot_messages(item: Item) -> Messages:
     """The system prompt and the description: no examples."""
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": item.text}]
