@@ -69,9 +69,10 @@ def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     return {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
 
 
-# llama.cpp needs a chat format that offers the tools in the prompt and constrains a call to valid JSON; SmolLM2
-# already speaks ChatML. transformers serve passes tools to the model's own chat template.
-TOOL_CHAT_FORMAT = "chatml-function-calling"
+# llama.cpp's chat format per alias, where it is not the model's own template: for tools, one that offers them in the
+# prompt and constrains a call to valid JSON (SmolLM2 already speaks ChatML). transformers serve passes tools to the
+# model's own chat template, so it needs none.
+LOCAL_CHAT_FORMATS = {"smollm2-tools": "chatml-function-calling"}
 
 
 LOCAL_BACKENDS = ("llama.cpp", "transformers")
@@ -212,10 +213,12 @@ class LocalServer:
         threads: int | None = None,
         backend: str = "llama.cpp",
         batch_threads: int | None = None,
+        chat_format: str | None = None,
     ):
         if backend not in LOCAL_BACKENDS:
             raise BadInputError(f"backend must be one of {', '.join(LOCAL_BACKENDS)}, got {backend!r}.")
         self.alias, self.model_path, self.n_ctx, self.backend = alias, Path(model_path), n_ctx, backend
+        self.chat_format = chat_format  # llama.cpp only; None: the template in the GGUF file
         # Measured (benchmarks/local_server.py, 2 cores): generating, one thread is as fast as two when quiet
         # (71 against 72 tok/s) and keeps its speed when another program wants the CPU (72 against 47); reading a
         # prompt, every core helps (211 against 113 tok/s) and passive OpenMP waiting keeps it from collapsing.
@@ -239,7 +242,7 @@ class LocalServer:
         return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads), "--n_threads_batch",
                 str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False",
-                *(["--chat_format", TOOL_CHAT_FORMAT] if self.alias.endswith("-tools") else [])]  # fmt: skip
+                *(["--chat_format", self.chat_format] if self.chat_format else [])]  # fmt: skip
 
     def start(self, timeout_s: float = 180.0) -> LocalServer:
         """Start the server and wait until it answers; a clear error with its log tail if it does not."""
@@ -313,7 +316,8 @@ def local_server(alias: str = "smollm2") -> LocalServer:
         server = _servers.get(alias)
         if server is None or server.proc is None or server.proc.poll() is not None:
             backend = local_backend()
-            server = LocalServer(alias, _local_models()[alias][backend](), backend=backend).start()
+            files = _local_models()[alias][backend]()
+            server = LocalServer(alias, files, backend=backend, chat_format=LOCAL_CHAT_FORMATS.get(alias)).start()
             _servers[alias] = server
         return server
 
