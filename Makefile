@@ -4,32 +4,41 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
+# The exact versions CI last passed with; `make setup CONSTRAINTS=/dev/null` resolves the newest in range instead.
+CONSTRAINTS ?= constraints.txt
 export LLMKIT_PROFILE ?= offline
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
-export MPLBACKEND ?= Agg
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup run test rehearse lab bench clean
+.PHONY: setup run test rehearse lab bench clean lock
 
 setup: $(VENV)/.installed
 
-# torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels.
-$(VENV)/.installed: requirements.txt requirements-nodeps.txt pyproject.toml
+# torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels. Every other version comes
+# from constraints.txt, the exact set CI last passed with (README: "Refreshing the lock"). llama.cpp is built by
+# scripts/build_llama_cpp.sh, portable (AVX2, no AVX-512 or AMX), once per machine into the kit's own wheel folder.
+$(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml scripts/build_llama_cpp.sh
 	@set -eo pipefail; start=$$(date +%s); quiet() { grep -v "^WARNING: Location" || true; }; \
 	if ! command -v bwrap >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing bubblewrap (the week-5 sandbox)"; apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
 	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
 	  echo "note: could not install bubblewrap; week 5 runs generated code with resource limits only"; fi; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
-	echo "installing torch (CPU build), then requirements.txt (first llama-cpp build takes ~7 min)"; \
+	echo "installing torch (CPU build), then requirements.txt (the first llama.cpp build takes ~7 min)"; \
 	$(PIP) install -q torch==2.13.0 2>&1 | quiet; \
-	$(PIP) install -q -r requirements.txt 2>&1 | quiet; \
-	$(PIP) install -q --no-deps -r requirements-nodeps.txt 2>&1 | quiet; \
+	wheels=$$(PYTHON=$(PY) bash scripts/build_llama_cpp.sh portable); \
+	$(PIP) install -q --find-links "$$wheels" -c $(CONSTRAINTS) -r requirements.txt 2>&1 | quiet; \
+	$(PIP) install -q --no-deps -c $(CONSTRAINTS) -r requirements-nodeps.txt 2>&1 | quiet; \
 	$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | quiet; \
 	$(PY) scripts/check_install.py; \
 	echo "install finished in $$(( $$(date +%s) - start ))s"; \
 	touch $@
+
+# Refresh the lock: rm -rf .venv; make setup CONSTRAINTS=/dev/null; make test; make lock; commit constraints.txt.
+lock: setup
+	$(PIP) freeze --exclude-editable | grep -v -E "^(llm-engineering-kit|-e )" | LC_ALL=C sort -f > constraints.txt
+	@echo "constraints.txt rewritten: run make test before committing it"
 
 run: setup
 	$(PY) scripts/run_notebooks.py

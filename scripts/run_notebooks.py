@@ -1,15 +1,20 @@
 """The main job: execute every notebook on the current profile; write the executed copies and a summary to build/.
 
 A failing cell or a kernel that dies is one failed row with its reason: the job goes on to the next notebook, still
-writes build/SUMMARY.md (with the slowest cells of each notebook) and exits non-zero.
+writes build/SUMMARY.md (with the slowest cells of each notebook) and exits non-zero. Stopping the job (Ctrl-C, or
+SIGTERM from `kill`) ends it: the running kernel and its model server stop, and SUMMARY.md holds the rows done so far.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime as dt
 import os
+import re
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +45,28 @@ def slowest_cells(nb: nbformat.NotebookNode, n: int = 3) -> list[tuple[int, floa
     return sorted(rows, key=lambda r: -r[1])[:n]
 
 
+# A cell that calls one of these draws a figure: the executed copy must show it.
+PLOTTING = re.compile(r"\bplt\.|\.plot\(|\bplot_\w*\(|\.(?:hist|scatter|barh?|imshow)\(")
+
+
+def save_figures(nb: nbformat.NotebookNode, folder: Path, stem: str) -> tuple[int, list[int]]:
+    """Write every PNG the notebook shows to folder/stem-cellN-K.png; return how many, and the plotting cells
+    (numbered as in the notebook) that show none."""
+    count, blank = 0, []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        images = [o["data"]["image/png"] for o in cell.get("outputs", []) if "image/png" in o.get("data", {})]
+        for k, png in enumerate(images):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"{stem}-cell{i}-{k}.png").write_bytes(base64.b64decode(png))
+        count += len(images)
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("#"))
+        if PLOTTING.search(code) and not images:
+            blank.append(i)
+    return count, blank
+
+
 def relative(path: Path) -> Path:
     """A notebook's name as shown: relative to the repo when inside it."""
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
@@ -56,18 +83,85 @@ def run(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[bool, float, 
         extra_arguments=["--log-level=ERROR"],
         resources={"metadata": {"path": str(path.parent)}},
     )
+    client.on_cell_execute = _stop_before_cell
+    _stop["client"] = client
     start = time.perf_counter()
-    ok, error = True, ""
+    outcome: list[BaseException] = []
+
+    def execute() -> None:
+        try:
+            client.execute()  # then nbclient shuts the kernel down; the model server it started exits with it
+        except BaseException as err:  # a failing cell, a dead kernel, a timeout: one failed row, then the next
+            outcome.append(err)
+
+    # In a thread, so that Ctrl-C and SIGTERM reach this script's handlers (nbclient replaces them in the main thread)
+    worker = threading.Thread(target=execute, name=f"notebook {path.name}")
+    worker.start()
     try:
-        client.execute()
-    except Exception as err:  # a failing cell, a dead kernel, a timeout: one failed row, then the next notebook
+        while worker.is_alive():
+            worker.join(0.2)
+    except KeyboardInterrupt:  # a second signal: stop now, the kernel with it
+        pid = _kernel_pid(client)
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+        worker.join(10)
+        raise
+    finally:
+        _stop["client"] = None
+    ok, error = True, ""
+    if outcome:
+        err = outcome[0]
         lines = str(err).strip().splitlines() or [type(err).__name__]
         ok, error = False, f"{type(err).__name__}: {lines[-1][:200]}"
+    interrupted = bool(_stop["signal"])
+    if interrupted:
+        ok, error = False, f"stopped by the user ({signal.Signals(_stop['signal']).name})"
     seconds = time.perf_counter() - start
     out = out_dir / relative(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, out)
+    figures, blank = save_figures(nb, out_dir / "figures", relative(path).with_suffix("").as_posix().replace("/", "-"))
+    if ok and blank:  # MPLBACKEND=Agg, a missing plt.show() in a loop, a figure closed too early: the student sees none
+        ok, error = False, f"plotting cells {blank} show no figure ({figures} figures in all)"
+    if interrupted:
+        raise Stopped(ok, seconds, error, nb)
     return ok, seconds, error, nb
+
+
+class Stopped(Exception):
+    """The job was stopped while a notebook ran; carries that notebook's row."""
+
+
+_stop = {"signal": 0, "client": None}
+
+
+def _kernel_pid(client: NotebookClient | None) -> int | None:
+    provisioner = getattr(getattr(client, "km", None), "provisioner", None)
+    return getattr(provisioner, "pid", None)
+
+
+def _interrupt_kernel(client: NotebookClient | None) -> None:
+    """Interrupt the running cell, as the notebook's stop button does (SIGINT to the kernel)."""
+    pid = _kernel_pid(client)
+    if pid:
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            pass
+
+
+def _on_stop(signum: int, frame: object) -> None:
+    """Ctrl-C or `kill PID`: interrupt the running cell, run no further cell or notebook; a second signal ends the
+    job at once."""
+    if _stop["signal"]:
+        raise KeyboardInterrupt
+    _stop["signal"] = signum
+    _interrupt_kernel(_stop["client"])
+
+
+def _stop_before_cell(**_: object) -> None:
+    if _stop["signal"]:
+        _interrupt_kernel(_stop["client"])
 
 
 def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:
@@ -106,16 +200,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every week*/*.ipynb)")
     args = parser.parse_args(argv)
     out_dir = ROOT / (args.out or ("build/rehearsal" if args.rehearse else "build"))
+    # a kernel shows figures inline only when MPLBACKEND is unset (the tests set Agg for their own process)
+    os.environ.pop("MPLBACKEND", None)
     if args.rehearse:
         os.environ.update(rehearsal_environment())
     notebooks = [Path(p).resolve() for p in args.notebooks] or sorted(ROOT.glob("week*/*.ipynb"))
     rows = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _on_stop)
+    stopped = False
     for path in notebooks:
         name = str(relative(path))
         print(f"running {name} ...", flush=True)
-        ok, seconds, error, nb = run(path, out_dir)
+        try:
+            ok, seconds, error, nb = run(path, out_dir)
+        except Stopped as stop:
+            ok, seconds, error, nb = stop.args
+            stopped = True
+        except KeyboardInterrupt:  # between cells' bookkeeping: no executed copy to keep
+            ok, seconds, error, nb, stopped = False, 0.0, "stopped by the user", nbformat.v4.new_notebook(), True
         print(f"  {'ok' if ok else 'FAILED'} in {seconds:.0f}s {error}", flush=True)
         rows.append((name, seconds, ok, error, slowest_cells(nb)))
+        if stopped:
+            print("stopped: the notebooks after this one were not run", flush=True)
+            break
     kind = (
         "full profile, rehearsal with local stand-ins"
         if args.rehearse
@@ -125,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "SUMMARY.md").write_text(text)
     print(text)
+    if stopped:
+        return 128 + (_stop["signal"] or signal.SIGINT)
     return 0 if all(r[2] for r in rows) else 1
 
 

@@ -92,6 +92,34 @@ def test_harness_survives_predictors_that_fail_or_ramble():
     assert r.unparseable == 1 and r.table["parsed"].tolist() == [True, True, False] and "failures" in r.extra
 
 
+def test_harness_stops_when_every_call_fails_the_same_fatal_way():
+    from utils.errors import MissingKeyError
+
+    calls = []
+
+    def no_key(it):
+        calls.append(it)
+        raise MissingKeyError("openai rejected the key in OPENAI_API_KEY: check it is current.")
+
+    with pytest.raises(MissingKeyError, match=r"no key stopped after 3 of 20 items, 0 answered: openai rejected"):
+        ev.evaluate(no_key, items(range(10, 30)), "no key", progress=False)
+    assert len(calls) == 3
+
+
+def test_harness_stops_when_a_server_dies_halfway_but_not_for_ordinary_failures():
+    from utils.errors import ServerUnreachableError
+
+    def dies_after_five(it):
+        if it.price >= 15:
+            raise ServerUnreachableError("The local model server exited.")
+        return it.price
+
+    with pytest.raises(ServerUnreachableError, match="stopped after 8 of 20 items, 5 answered"):
+        ev.evaluate(dies_after_five, items(range(10, 30)), "dies", progress=False)
+    rambles = ev.evaluate(lambda it: 1 / 0, items(range(10, 30)), "always raises", progress=False)
+    assert rambles.unparseable == 20 and len(rambles.extra["failures"]) == 20  # a bug of one's own: misses, scored
+
+
 def test_results_file_replaces_rows_per_approach(tmp_path):
     path = tmp_path / "results.csv"
     r1 = ev.score("a", [10, 20], [10, 20])

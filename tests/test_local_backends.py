@@ -1,11 +1,15 @@
 """The two servers behind local/smollm2: llama.cpp where it is built, transformers serve where it is not (Colab)."""
 
 import importlib.util
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from utils import llm
-from utils.errors import BadInputError
+from utils.errors import BadInputError, LocalServerCrashedError
 
 MODEL = "local/smollm2"
 
@@ -62,3 +66,85 @@ def test_transformers_serve_refuses_a_prompt_longer_than_the_window(transformers
 
     with pytest.raises(ContextTooLongError, match="context window"):
         llm.chat(MODEL, "word " * (llm.LOCAL_CONTEXT + 500), max_tokens=4)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# A llama.cpp build that crashes (as the AMX kernels did on some Xeons): caught, explained, and survived.
+# ---------------------------------------------------------------------------------------------------------------
+CRASHER = Path(__file__).parent / "fixtures" / "crashing_server.py"
+
+
+@pytest.fixture
+def crashing_llama(monkeypatch):
+    """local/smollm2's llama.cpp server replaced by a stand-in that dies with SIGSEGV after `answers` chat requests;
+    a fresh set of servers and broken backends for the test, the real ones put back afterwards."""
+    answers = {"n": 0}
+    real_command = llm.LocalServer.command
+
+    def command(self):
+        if self.backend == "llama.cpp":
+            return [sys.executable, str(CRASHER), "--port", str(self.port), "--answers", str(answers["n"])]
+        return real_command(self)
+
+    monkeypatch.setattr(llm.LocalServer, "command", command)
+    monkeypatch.setattr(llm, "_servers", {})
+    monkeypatch.setattr(llm, "_broken", {})
+    monkeypatch.setattr(importlib.util, "find_spec", _with_llama_cpp(importlib.util.find_spec))
+    yield answers
+    for server in llm._servers.values():
+        server.stop()
+
+
+def _with_llama_cpp(real_find_spec):
+    """find_spec that reports llama_cpp as installed (the stand-in replaces it), so the test holds on any install."""
+    return lambda name, *a: real_find_spec("json") if name == "llama_cpp" else real_find_spec(name, *a)
+
+
+def test_a_build_that_crashes_on_its_first_prompt_is_caught_by_the_self_check(crashing_llama, monkeypatch):
+    monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
+    start = time.monotonic()
+    with pytest.raises(LocalServerCrashedError) as err:
+        llm.chat(MODEL, "Name a colour.", max_tokens=4)
+    sentence = str(err.value)
+    assert "llama.cpp" in sentence and "SIGSEGV" in sentence and "self-check" in sentence
+    assert "ggml_backend_amx_mul_mat" in sentence  # the log's last lines
+    assert "LLMKIT_LOCAL_BACKEND=llama.cpp is set" in sentence and "\n" not in sentence
+    assert time.monotonic() - start < 15
+    with pytest.raises(LocalServerCrashedError, match="self-check"):  # not started again: the same sentence at once
+        llm.chat(MODEL, "Again.", max_tokens=4)
+
+
+def test_a_crash_in_the_middle_of_a_lesson_is_one_sentence_within_seconds(crashing_llama, monkeypatch):
+    monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
+    crashing_llama["n"] = 1  # the self-check passes; the lesson's first call kills it
+    llm.local_server("smollm2")
+    start = time.monotonic()
+    with pytest.raises(LocalServerCrashedError, match=r"SIGSEGV .*while answering a request") as err:
+        llm.chat(MODEL, "Name a colour.", max_tokens=4)  # retries with back-off would take 15 s and say "network"
+    assert time.monotonic() - start < 5 and "network" not in str(err.value)
+
+
+def test_the_kit_falls_back_to_transformers_when_llama_cpp_crashes(crashing_llama, monkeypatch, capsys):
+    monkeypatch.delenv("LLMKIT_LOCAL_BACKEND", raising=False)
+    r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
+    said = capsys.readouterr().out
+    assert said.count("The kit now serves the same model with transformers serve") == 1 and "SIGSEGV" in said
+    assert llm._servers["smollm2"].backend == "transformers" and r.text.strip() and r.output_tokens > 0
+    llm.chat(MODEL, "Name a fruit. One word.", max_tokens=8)
+    assert "transformers serve" not in capsys.readouterr().out  # said once
+
+
+def test_evaluation_stops_when_its_server_is_dead(crashing_llama, monkeypatch):
+    from utils.evaluation import evaluate
+
+    monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
+    items = [SimpleNamespace(title=f"item {i}", price=10.0 + i) for i in range(12)]
+    calls = []
+
+    def predictor(item):
+        calls.append(item)
+        return llm.chat(MODEL, f"Price of {item.title}?", max_tokens=4).text
+
+    with pytest.raises(LocalServerCrashedError, match=r"stopped after 3 of 12 items, 0 answered: .*SIGSEGV"):
+        evaluate(predictor, items, "dead server", progress=False)
+    assert len(calls) == 3  # not a table of twelve misses

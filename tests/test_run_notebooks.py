@@ -1,6 +1,10 @@
 """The main job survives a failing cell and a dead kernel, and still writes its summary."""
 
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -15,7 +19,8 @@ def notebook(path: Path, *cells: str) -> Path:
     return path
 
 
-def test_failures_and_dead_kernels_are_rows_not_crashes(tmp_path, capfd):
+def test_failures_and_dead_kernels_are_rows_not_crashes(tmp_path, capfd, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # main() unsets it for its kernels; put it back for the other tests
     good = notebook(tmp_path / "a_good.ipynb", "import time; time.sleep(0.3)", "x = 1")
     dies = notebook(tmp_path / "b_dies.ipynb", "import os; os._exit(1)")
     fails = notebook(tmp_path / "c_fails.ipynb", "assert 1 == 2, 'the claim is false'")
@@ -28,3 +33,65 @@ def test_failures_and_dead_kernels_are_rows_not_crashes(tmp_path, capfd):
     assert "2/4 ok" in summary and "## Slowest cells" in summary
     assert (tmp_path / "build" / "d_after.ipynb").exists()
     assert "without encryption" not in capfd.readouterr().err
+
+
+def test_sigterm_stops_the_job_its_kernel_and_the_kernels_server(tmp_path):
+    """`kill PID` ends the main job: no next notebook, the kernel gone and with it a server started through
+    utils/serve_child.py (as the local model server is), and SUMMARY.md written with the row that was running."""
+    pid_file = tmp_path / "server.pid"
+    launcher = Path(run_notebooks.ROOT / "utils" / "serve_child.py")
+    start_server = (
+        "import os, subprocess, sys, time\n"
+        f"p = subprocess.Popen([sys.executable, {str(launcher)!r}, str(os.getpid()), 'http.server', '0',"
+        " '--bind', '127.0.0.1'], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "time.sleep(120)"
+    )
+    first = notebook(tmp_path / "a_long.ipynb", start_server)
+    second = notebook(tmp_path / "b_next.ipynb", "print('should not run')")
+    script = run_notebooks.ROOT / "scripts" / "run_notebooks.py"
+    job = subprocess.Popen(
+        [sys.executable, str(script), "--out", str(tmp_path / "build"), str(first), str(second)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline and job.poll() is None, "the notebook never started its server"
+        time.sleep(0.2)
+    server_pid = int(pid_file.read_text())
+    job.send_signal(signal.SIGTERM)
+    out, _ = job.communicate(timeout=30)
+    assert job.returncode == 128 + signal.SIGTERM, out
+    summary = (tmp_path / "build" / "SUMMARY.md").read_text()
+    assert "| a_long.ipynb |" in summary and "stopped by the user" in summary and "b_next" not in summary
+    deadline = time.monotonic() + 10
+    while _alive(server_pid):
+        assert time.monotonic() < deadline, "the kernel's server outlived the stopped job"
+        time.sleep(0.2)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_figures_are_saved_and_a_plot_that_shows_nothing_fails_its_notebook(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # as the tests have it: main() must unset it for its kernels
+    drawn = notebook(tmp_path / "a_drawn.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])")
+    blank = notebook(
+        tmp_path / "b_blank.ipynb",
+        "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt",
+        "# plt.plot() in a comment is not a plot\nx = 1",
+        "plt.plot([1, 2], [3, 4]); plt.show()",  # Agg: draws nothing, says nothing
+    )
+    code = run_notebooks.main(["--out", str(tmp_path / "build"), str(drawn), str(blank)])
+    summary = (tmp_path / "build" / "SUMMARY.md").read_text()
+    assert code == 1 and "| a_drawn.ipynb |" in summary and "plotting cells [2] show no figure" in summary
+    pngs = sorted(p.name for p in (tmp_path / "build" / "figures").glob("*.png"))
+    assert pngs == ["a_drawn-cell0-0.png"]
+    assert (tmp_path / "build" / "figures" / pngs[0]).read_bytes()[:4] == b"\x89PNG"

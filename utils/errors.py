@@ -19,6 +19,10 @@ class ServerUnreachableError(LLMKitError):
     """The model server did not answer."""
 
 
+class LocalServerCrashedError(ServerUnreachableError):
+    """The kit's own model server process died (a crash, not the network)."""
+
+
 class RateLimitedError(LLMKitError):
     """Still rate-limited or failing after every retry."""
 
@@ -29,3 +33,13 @@ class ContextTooLongError(LLMKitError):
 
 class BadInputError(LLMKitError, ValueError):
     """An argument a user typed is out of range or of the wrong kind."""
+
+
+# Errors that fail every call the same way until a person acts (a dead server, a rejected key, no quota, a model that
+# does not exist): an evaluation that meets them again and again stops instead of scoring misses.
+FATAL_ERRORS: tuple[type[Exception], ...] = (
+    ServerUnreachableError,
+    MissingKeyError,
+    RateLimitedError,
+    UnknownModelError,
+)

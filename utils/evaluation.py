@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from .errors import BadInputError
+from .errors import FATAL_ERRORS, BadInputError
 from .paths import results_file
 
 HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
@@ -180,6 +181,38 @@ def score(
     )
 
 
+class _StopRule:
+    """Stops an evaluation whose model is gone: a reply that does not parse is one miss, but a dead server, a
+    rejected key, an exhausted quota or an unknown model fails every item the same way. Stop once one such class of
+    error has failed `consecutive` predictions, in a row or more of them than have succeeded."""
+
+    def __init__(self, consecutive: int = 3):
+        self.consecutive, self.ok, self.run, self.counts = consecutive, 0, 0, {}
+        self.error: Exception | None = None
+        self.lock = threading.Lock()
+
+    def success(self, n: int = 1) -> None:
+        with self.lock:
+            self.ok, self.run = self.ok + n, 0
+
+    def failure(self, err: Exception, n: int = 1) -> None:
+        if not isinstance(err, FATAL_ERRORS):
+            return
+        with self.lock:
+            kind = type(err)
+            self.counts[kind] = self.counts.get(kind, 0) + n
+            self.run += n
+            enough = self.counts[kind] >= self.consecutive
+            if self.error is None and enough and (self.run >= self.consecutive or self.counts[kind] > self.ok):
+                self.error = err
+
+    def check(self, name: str, done: int, total: int) -> None:
+        """Raise the error that stopped the run, with how far it got."""
+        if self.error is not None:
+            err = self.error
+            raise type(err)(f"{name} stopped after {done} of {total} items, {self.ok} answered: {err}") from None
+
+
 def evaluate(
     predictor: Callable[[Any], Any],
     items: Sequence[Any],
@@ -187,20 +220,27 @@ def evaluate(
     workers: int = 1,
     progress: bool = True,
 ) -> Report:
-    """Run a predictor (item -> price, or a reply to parse) over the test items and score it; errors count as misses."""
+    """Run a predictor (item -> price, or a reply to parse) over the test items and score it. One item's error is a
+    miss; errors that will fail every item (a dead server, a rejected key, no quota) stop the run and are raised."""
     from tqdm.auto import tqdm
 
     if not items:
         raise BadInputError("There are no test items: build the data set first.")
 
     failures: list[str] = []
+    stop = _StopRule()
 
     def safe(item: Any) -> float | None:
+        if stop.error is not None:  # the model is gone: do not send the rest
+            return None
         try:
-            return parse_price(predictor(item))
+            guess = parse_price(predictor(item))
         except Exception as err:  # a predictor's failure on one item is a miss, not a crash
             failures.append(f"{type(err).__name__}: {str(err)[:120]}")
+            stop.failure(err)
             return None
+        stop.success()
+        return guess
 
     start = time.perf_counter()
     if hasattr(predictor, "predict_batch"):  # a local model: generate many items per forward pass
@@ -210,12 +250,16 @@ def evaluate(
             chunk = list(items[i : i + size])
             try:
                 guesses += [parse_price(r) for r in predictor.predict_batch(chunk)]
+                stop.success(len(chunk))
             except Exception as err:  # one failing batch is counted as misses, like single items
                 failures.append(f"{type(err).__name__}: {str(err)[:120]}")
                 guesses += [None] * len(chunk)
+                stop.failure(err, len(chunk))
+            stop.check(name, len(guesses), len(items))
     else:
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
+        stop.check(name, len(failures) + stop.ok, len(items))
     report = score(name, [it.price for it in items], guesses, time.perf_counter() - start, [it.title for it in items])
     if failures:
         report.extra["failures"] = failures

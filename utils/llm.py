@@ -10,9 +10,11 @@ from __future__ import annotations
 import atexit
 import difflib
 import importlib.util
+import json
 import os
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +30,7 @@ from .errors import (
     BadInputError,
     ContextTooLongError,
     LLMKitError,
+    LocalServerCrashedError,
     MissingKeyError,
     RateLimitedError,
     ServerUnreachableError,
@@ -78,8 +81,13 @@ LOCAL_CHAT_FORMATS = {"smollm2-tools": "chatml-function-calling"}
 LOCAL_BACKENDS = ("llama.cpp", "transformers")
 
 
-def local_backend() -> str:
-    """The server for local models: LLMKIT_LOCAL_BACKEND, else llama.cpp when installed, else transformers serve."""
+# Backends that crashed or could not start in this Python process, with the sentence that said so: the kit does not
+# start them again, and an automatic choice moves on to the next backend.
+_broken: dict[str, str] = {}
+
+
+def _forced_backend() -> str:
+    """LLMKIT_LOCAL_BACKEND, checked ('' when unset)."""
     chosen = os.environ.get("LLMKIT_LOCAL_BACKEND", "").strip().lower()
     if chosen and chosen not in LOCAL_BACKENDS:
         raise BadInputError(f"LLMKIT_LOCAL_BACKEND={chosen!r} is not a backend; use {' or '.join(LOCAL_BACKENDS)}.")
@@ -88,7 +96,30 @@ def local_backend() -> str:
             "LLMKIT_LOCAL_BACKEND=llama.cpp but llama-cpp-python is not installed: "
             "pip install 'llama-cpp-python[server]==0.3.36', or unset it to use transformers' server."
         )
-    return chosen or ("llama.cpp" if importlib.util.find_spec("llama_cpp") else "transformers")
+    return chosen
+
+
+def local_backend() -> str:
+    """The server for local models: LLMKIT_LOCAL_BACKEND, else llama.cpp when installed and not crashed in this
+    process, else transformers serve."""
+    chosen = _forced_backend()
+    if chosen:
+        return chosen
+    usable = importlib.util.find_spec("llama_cpp") is not None and "llama.cpp" not in _broken
+    return "llama.cpp" if usable else "transformers"
+
+
+def describe_exit(returncode: int) -> str:
+    """How a process ended, in words: 'was killed by SIGSEGV (a crash)' or 'exited with code 1'."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        name = f"signal {-returncode}"
+    why = {"SIGSEGV": " (a crash)", "SIGILL": " (an instruction this CPU lacks)", "SIGBUS": " (a crash)",
+           "SIGABRT": " (it aborted)", "SIGKILL": " (killed from outside, often for memory)"}.get(name, "")  # fmt: skip
+    return f"was killed by {name}{why}"
 
 
 @dataclass
@@ -235,17 +266,20 @@ class LocalServer:
 
     def command(self) -> list[str]:
         """The server's command line."""
+        child = [sys.executable, str(Path(__file__).with_name("serve_child.py")), str(os.getpid())]
         if self.backend == "transformers":
-            return [sys.executable, "-c", "from transformers.cli.transformers import main; main()", "serve",
+            return [*child, "transformers.cli.transformers:main", "serve",
                     str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
                     "--default-seed", "42"]  # fmt: skip
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
+        return [*child, "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads), "--n_threads_batch",
                 str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False",
                 *(["--chat_format", self.chat_format] if self.chat_format else [])]  # fmt: skip
 
     def start(self, timeout_s: float = 180.0) -> LocalServer:
-        """Start the server and wait until it answers; a clear error with its log tail if it does not."""
+        """Start the server, wait until it answers, then make it prove itself with one short generation; a
+        LocalServerCrashedError (what died, the log's last lines) if the process ends, ServerUnreachableError if it
+        never answers."""
         env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
         env.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # see utils/__init__.py
         if self.backend == "transformers":  # torch's CPU threads: one forward pass does both jobs, so all cores
@@ -256,18 +290,56 @@ class LocalServer:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerUnreachableError(
-                    f"The local model server ({self.backend}) exited (code {self.proc.returncode}). "
-                    f"Last log lines:\n{self.log_tail()}"
-                )
+                raise LocalServerCrashedError(self.death("while starting"))
             try:
                 with urllib.request.urlopen(self.ready_url, timeout=1) as resp:
                     if resp.status == 200:
+                        self.self_check(max(deadline - time.monotonic(), 30.0))
                         return self
             except OSError:
                 time.sleep(0.2)
         self.stop()
         raise ServerUnreachableError(f"The local model server did not answer in {timeout_s:.0f}s. Log: {self.log}")
+
+    def self_check(self, timeout_s: float = 60.0) -> None:
+        """One short generation from a prompt of several tokens, before any lesson call: a build that crashes on
+        its first real prompt (ggml-org/llama.cpp#20824) is caught here, not in the middle of a lesson."""
+        body = {"model": self.served_model, "messages": [{"role": "user", "content": "Say the word ready."}],
+                "max_tokens": 2, "temperature": 0}  # fmt: skip
+        request = urllib.request.Request(
+            self.base_url + "/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout_s) as resp:
+                if json.load(resp).get("choices"):
+                    return
+                problem = "its self-check generation came back without a reply"
+        except (OSError, ValueError) as err:
+            problem = f"its self-check generation failed ({type(err).__name__}: {str(err)[:120]})"
+        if self.dead(wait_s=3.0):
+            raise LocalServerCrashedError(self.death("during its self-check generation"))
+        self.stop()
+        raise ServerUnreachableError(f"The local model server ({self.backend}) started but {problem}. {self.tail()}")
+
+    def dead(self, wait_s: float = 0.0) -> bool:
+        """True when the server process has ended (waiting up to wait_s for it to be reaped)."""
+        if self.proc is None:
+            return False
+        try:
+            self.proc.wait(timeout=wait_s) if wait_s else self.proc.poll()
+        except subprocess.TimeoutExpired:
+            return False
+        return self.proc.returncode is not None
+
+    def death(self, when: str) -> str:
+        """One sentence: which server died, how, and the last lines of its log."""
+        return (f"The local model server ({self.backend}, local/{self.alias}) {describe_exit(self.proc.returncode)} "
+                f"{when}. {self.tail()}")  # fmt: skip
+
+    def tail(self, lines: int = 3) -> str:
+        """The log's last non-empty lines on one line, for an error sentence."""
+        last = [line.strip() for line in self.log_tail(40).splitlines() if line.strip()][-lines:]
+        return f"Last log lines: {' | '.join(last)[-400:]}" if last else "Its log is empty."
 
     def check_fits(self, messages: list[dict[str, str]], max_tokens: int) -> None:
         """ContextTooLongError when prompt and answer exceed the window (llama.cpp checks this itself; transformers
@@ -308,18 +380,54 @@ def _free_port() -> int:
 
 _servers: dict[str, LocalServer] = {}
 _servers_lock = threading.Lock()
+_recover_lock = threading.Lock()
 
 
 def local_server(alias: str = "smollm2") -> LocalServer:
-    """The running server for a local model alias, started on first use (one per Python process)."""
+    """The running server for a local model alias, started on first use (one per Python process). If llama.cpp
+    crashes or cannot start, the kit says so once and serves the same model with transformers serve, unless
+    LLMKIT_LOCAL_BACKEND=llama.cpp asks for llama.cpp alone (then the sentence is the error)."""
     with _servers_lock:
         server = _servers.get(alias)
-        if server is None or server.proc is None or server.proc.poll() is not None:
+        if server is not None and not server.dead():
+            return server
+        while True:
             backend = local_backend()
+            if backend in _broken:  # forced, and it already failed in this process: the same sentence, at once
+                raise LocalServerCrashedError(_broken[backend])
             files = _local_models()[alias][backend]()
-            server = LocalServer(alias, files, backend=backend, chat_format=LOCAL_CHAT_FORMATS.get(alias)).start()
+            try:
+                server = LocalServer(alias, files, backend=backend, chat_format=LOCAL_CHAT_FORMATS.get(alias)).start()
+            except ServerUnreachableError as err:
+                _give_up_on(backend, str(err))
+                continue
             _servers[alias] = server
-        return server
+            return server
+
+
+def _give_up_on(backend: str, sentence: str) -> None:
+    """Mark a backend broken for this process; say once what the kit does next, or raise when it can do nothing."""
+    _broken[backend] = sentence
+    forced = _forced_backend()
+    if forced or backend == "transformers":
+        why = (f"LLMKIT_LOCAL_BACKEND={forced} is set, so the kit stops here: unset it to let the kit fall back to "
+               "transformers serve" if forced else "No other local backend is left")  # fmt: skip
+        raise LocalServerCrashedError(f"{sentence} {why} (README: 'If the local server cannot run').") from None
+    print(f"{sentence} The kit now serves the same model with transformers serve (about 4x slower generation on a "
+          "CPU); the lesson goes on.", flush=True)  # fmt: skip
+
+
+def _recover_local(model_id: str) -> bool:
+    """After a connection error on a local model: True when its server had died and a replacement now runs (the call
+    can be sent again); False when the server is alive (an ordinary connection problem). Raises when it cannot."""
+    server = _servers.get(model_id)
+    if server is None or not server.dead(wait_s=1.0):
+        return False
+    with _recover_lock:  # calls from a worker pool meet the same death: one says so and restarts, the rest retry
+        if _servers.get(model_id) is server:
+            _give_up_on(server.backend, server.death("while answering a request"))
+            local_server(model_id)
+    return True
 
 
 def base_url(provider: str) -> str | None:
@@ -425,7 +533,8 @@ def chat(
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
-    for attempt in range(retries + 1):
+    attempt = 0
+    while True:
         try:
             result = _call(client, model, kwargs, stream, on_token)
             for end in stop or []:  # OpenAI leaves the stop string out; transformers serve sends it: trim it
@@ -433,6 +542,9 @@ def chat(
                     result.text = result.text[: -len(end)]
             return result
         except retryable as err:
+            if provider == "local" and isinstance(err, openai.APIConnectionError) and _recover_local(model_id):
+                client, kwargs["model"] = client_for(provider, model_id), local_server(model_id).served_model
+                continue
             if attempt == retries:
                 if isinstance(err, openai.APIConnectionError):
                     where = client.base_url
@@ -443,6 +555,7 @@ def chat(
                     f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
                 ) from None
             time.sleep(retry_wait(err, attempt, base_delay_s))
+            attempt += 1
         except openai.AuthenticationError:
             raise MissingKeyError(
                 f"{provider} rejected the key in {' or '.join(PROVIDERS[provider].key_vars)}: check it is current."
@@ -460,7 +573,6 @@ def chat(
                     f"or choose a model with a larger window. ({text[:200]})"
                 ) from None
             raise LLMKitError(f"{model} refused the request: {text[:300]}") from None
-    raise AssertionError("unreachable")
 
 
 def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_token: Callable | None) -> ChatResult:

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Build llama-cpp-python once per machine kind into the kit's own wheel folder and print that folder.
+#
+# Why not pip's default build: pip compiles llama.cpp with -march=native (GGML_NATIVE), so the server uses whatever
+# this CPU has, AMX included, whose kernels crash llama.cpp on some Intel Xeons (ggml-org/llama.cpp#20824); and pip
+# caches that wheel under the package's name, so a native build made on one CPU is reused on another that lacks its
+# instructions (an illegal-instruction crash). So the kit builds one portable variant itself, names the folder after
+# the variant, and installs from it: pip's cache never decides which build a student gets.
+#
+#   portable (default): x86-64 with AVX2/FMA/F16C (Intel Haswell 2013+, AMD Zen and later), no AVX-512, no AMX;
+#                       on ARM the compiler's baseline for the architecture.
+#   avx512:             portable plus AVX-512 (no AMX): for benchmarks/README.md only; crashes on CPUs without it.
+#   native:             pip's default (-march=native): for benchmarks only.
+# Measured (benchmarks/README.md, "Which llama.cpp build"): the portable build reads and generates as fast as the
+# others on SmolLM2 within a few per cent.
+set -euo pipefail
+VARIANT="${1:-portable}"
+VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
+PYTHON="${PYTHON:-python3}"
+ARCH="$(uname -m)"
+COMMON="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+case "$ARCH:$VARIANT" in
+  x86_64:portable) FLAGS="$COMMON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
+  x86_64:avx512) FLAGS="$COMMON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
+  *:portable) FLAGS="$COMMON" ;;
+  *:native) FLAGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" ;;
+  *) echo "unknown llama.cpp build variant '$VARIANT' for $ARCH: use portable, avx512 (x86_64) or native" >&2; exit 2 ;;
+esac
+ROOT="${LLMKIT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/llm-engineering-kit/wheels}"
+DIR="$ROOT/llama-cpp-python-$VERSION-$ARCH-$VARIANT"  # the wheel loads its library with ctypes: any CPython
+if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
+  mkdir -p "$DIR"
+  echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 7 minutes on 2 cores" >&2
+  start=$(date +%s)
+  # --no-cache-dir: never take (or leave) a wheel in pip's cache, where another CPU's build could come from.
+  CMAKE_ARGS="$FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
+    "$PYTHON" -m pip --disable-pip-version-check wheel -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
+    "llama-cpp-python==$VERSION" -w "$DIR.tmp" >&2
+  mv "$DIR.tmp"/llama_cpp_python-*.whl "$DIR"/ && rmdir "$DIR.tmp"
+  echo "$FLAGS" > "$DIR/CMAKE_ARGS"
+  echo "built in $(( $(date +%s) - start ))s" >&2
+fi
+echo "$DIR"
