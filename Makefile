@@ -37,7 +37,8 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 
 # Refresh the lock: rm -rf .venv; make setup CONSTRAINTS=/dev/null; make test; make lock; commit constraints.txt.
 lock: setup
-	$(PIP) freeze --exclude-editable | grep -v -E "^(llm-engineering-kit|-e )" | LC_ALL=C sort -f > constraints.txt
+	{ echo "# The exact versions \`make test\` passed with, written by \`make lock\` (README: Refreshing the lock)."; \
+	  $(PIP) freeze --exclude-editable | grep -v -E "^(llm-engineering-kit|-e )" | LC_ALL=C sort -f; } > constraints.txt
 	@echo "constraints.txt rewritten: run make test before committing it"
 
 run: setup

@@ -81,6 +81,43 @@ def measure(backend: str, threads: int, batch_threads: int, busy: bool = False, 
             f"shared {n_in}-token prefix: 1st call s": round(first, 3), "2nd call s": round(second, 3)}  # fmt: skip
 
 
+def cpu_features() -> str:
+    """The instruction sets that decide which llama.cpp build runs here (Linux /proc/cpuinfo)."""
+    try:
+        flags = next(line for line in open("/proc/cpuinfo") if line.startswith("flags")).split()
+    except (OSError, StopIteration):
+        return "unknown"
+    wanted = ["avx2", "fma", "f16c", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16"]
+    return " ".join(f for f in wanted if f in flags) or "none of AVX2/AVX-512/AMX"
+
+
+def measure_builds(threads: int = 1, batch_threads: int = 2) -> list[dict]:
+    """The kit's default server settings on each llama.cpp build in the kit's wheel folder (scripts/build_llama_cpp.sh
+    portable, avx512, native): each wheel unpacked on its own and put first on the server's path."""
+    import tempfile
+    import zipfile
+    from pathlib import Path
+
+    root = Path(os.environ.get("LLMKIT_WHEELS") or Path.home() / ".cache" / "llm-engineering-kit" / "wheels")
+    rows = []
+    for folder in sorted(root.glob("llama-cpp-python-*")):
+        wheel = next(folder.glob("*.whl"), None)
+        if wheel is None:
+            continue
+        with tempfile.TemporaryDirectory() as unpacked:
+            zipfile.ZipFile(wheel).extractall(unpacked)
+            before = os.environ.get("PYTHONPATH")
+            os.environ["PYTHONPATH"] = unpacked + (os.pathsep + before if before else "")
+            try:
+                row = measure("llama.cpp", threads, batch_threads, repeats=5)
+            except Exception as err:  # a build this CPU cannot run (an illegal instruction) is a row, not a crash
+                row = {"server": "llama.cpp", "error": f"{type(err).__name__}: {str(err)[:120]}"}
+            finally:
+                os.environ.pop("PYTHONPATH") if before is None else os.environ.__setitem__("PYTHONPATH", before)
+        rows.append({"build": folder.name.rsplit("-", 1)[-1], **row})
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -88,7 +125,12 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--servers", default="llama.cpp,transformers", help="comma-separated: llama.cpp,transformers")
+    parser.add_argument("--builds", action="store_true", help="compare the llama.cpp builds in the kit's wheel folder")
     args = parser.parse_args(argv)
+    if args.builds:
+        print(f"machine: {os.cpu_count()} cores; CPU features: {cpu_features()}")
+        print(pd.DataFrame(measure_builds()).to_string(index=False))
+        return 0
     rows = []
     # (generation threads, prompt threads); transformers serve runs one forward pass for both: torch threads
     configs = {"llama.cpp": [(1, 1), (1, 2), (2, 2), (4, 4)], "transformers": [(1, 1), (2, 2), (4, 4)]}

@@ -67,6 +67,36 @@ def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
     assert stats["tool_called"] == 1.0 and stats["valid_calls"] == 0.5 and stats["calls"] == 1.5
 
 
+def test_a_tool_offered_in_the_prompt_is_read_from_the_reply_text():
+    store, replies = Store(), iter([
+        ChatResult('Let me check. {"name": "similar_items", "arguments": {"description": "kettle"}}', "m", 90, 20,
+                   0.1, 0.1, None),
+        ChatResult("$31", "m", 130, 3, 0.1, 0.1, None),
+        ChatResult("About $45.", "m", 90, 4, 0.1, 0.1, None),
+    ])  # fmt: skip
+    sent = []
+
+    def scripted(model, messages, **kw):
+        sent.append((messages, kw))
+        return next(replies)
+
+    free = chains.ToolPredictor("local/smollm2", store, ITEMS, k=2, in_prompt=True, chat_fn=scripted)
+    assert free(ITEMS[0]) == "$31" and free(ITEMS[1]) == "About $45."
+    assert sent[0][1]["tools"] is None and '"name": "similar_items"' in sent[0][0][0]["content"]
+    assert sent[1][0][-1]["role"] == "user" and "kettle: $30.00" in sent[1][0][-1]["content"]  # the result, as text
+    assert free.stats()["tool_called"] == 0.5 and free.stats()["valid_calls"] == 0.5 and store.queries == ["kettle"]
+
+
+@pytest.mark.parametrize("reply, call", [
+    ('{"name": "similar_items", "arguments": {"description": "a kettle"}}',
+     {"id": "in-text", "name": "similar_items", "arguments": '{"description": "a kettle"}'}),
+    ('{"name": "x", "arguments": "{}"}', {"id": "in-text", "name": "x", "arguments": "{}"}),
+    ("$45", None), ("{not json}", None), ('{"price": 45}', None), ("[1, 2]", None),
+])  # fmt: skip
+def test_call_in_text(reply, call):
+    assert chains.call_in_text(reply) == call
+
+
 @pytest.mark.parametrize("arguments, expected", [
     ('{"description": " a kettle "}', "a kettle"), ('{"description": ""}', None), ('{"query": "x"}', None),
     ("not json", None), ('["a list"]', None),
@@ -118,13 +148,18 @@ def test_decision_table_prices_and_concludes():
         {"approach": "worse", "family": "prompting", "n": 40, "mae": 300.0, "mae_lo": 200.0, "mae_hi": 400.0,
          "hit_rate": 0.1, "seconds_per_item": 0.0, "compute_per_1k": 0.000001, "api_per_1k": None,
          "effort_estimate": "m"},  # the cheapest of all, but measurably worse: never the pick
-    ])  # fmt: skip
+        {"approach": "mute", "family": "prompting", "n": 40, "mae": 20.0, "mae_lo": 10.0, "mae_hi": 30.0,
+         "hit_rate": 0.05, "seconds_per_item": 0.1, "compute_per_1k": 0.0, "api_per_1k": None,
+         "effort_estimate": "m", "unparseable": 34},  # priced 6 of 40: its low error is not comparable
+    ]).fillna({"unparseable": 0})  # fmt: skip
     table = decision_table(results)
-    assert list(table["approach"]) == ["best", "cheap", "worse"]
+    assert list(table["approach"]) == ["mute", "best", "cheap", "worse"]
+    assert table.set_index("approach").loc["mute", "answered"] == pytest.approx(6 / 40)
     assert table.set_index("approach").loc["best", "dollars_per_1k"] == 0.04  # the API's price, not machine time
     assert table.set_index("approach").loc["cheap", "priced_by"].startswith("machine time")
     decision = conclude(table)
     assert decision["best"]["approach"] == "best" and decision["pick"]["approach"] == "cheap"
     assert decision["best_llm"]["approach"] == "best" and "cheap" in decision["text"]
+    assert "Not compared, having priced under 90% of their items: mute (15%)" in decision["text"]
     with pytest.raises(BadInputError):
         decision_table(results.iloc[0:0])

@@ -52,6 +52,9 @@ def test_float_tolerance_is_relative_and_explicit():
 def test_compile_errors_are_readable():
     res = cg.compile_cpp("int main() { return missing; }")
     assert not res.ok and "main.cpp" in res.errors and "missing" in res.errors and "/tmp" not in res.errors
+    compiled, correct, problem, _ = cg.check_cpp("int main() { return missing; }", "")
+    first_line = problem.splitlines()[0]  # what the comparison table shows: the reason, not a bare heading
+    assert not compiled and first_line.startswith("Compilation failed: ") and "missing" in first_line
 
 
 def test_round_trip_compile_verify_time():

@@ -41,6 +41,23 @@ PARSE_CASES = [  # reply -> price the harness must read (None: no price)
     ("Answer: 2,500", 2500),
     ("1.5 carat diamond: $5,000", 5000),
     ("SKU-123 costs 40", 40),
+    # forms frontier models write (issue 25): thousands suffixes, European decimals, markdown, currency after
+    ("$2k", 2000),
+    ("About 1.5K dollars", 1500),
+    ("1.299,99 €", 1299.99),
+    ("299,99 $", 299.99),
+    ("€1.299", 1299),
+    ("**$45.00**", 45),
+    ("Estimated price: ~$89", 89),
+    ("$45 – $55", 50),
+    ("45.00 $", 45),
+    ("The answer is $1 299", 1299),
+    ("I'd estimate $120.\n\nReasoning: similar kettles sell for $100-$140.", 120),
+    ("A 4K TV like this sells for $300", 300),
+    ("Price: $1,299.99 (USD)", 1299.99),
+    ("$12.5 million", 12_500_000),
+    ("It weighs 5 kg and costs 30", 30),
+    ("Price: 12,50 EUR", 12.5),
 ]
 
 
@@ -62,12 +79,15 @@ def test_grade_follows_the_course_colours():
 
 
 def test_score_on_a_hand_checked_example():
-    r = ev.score("toy", truths=[100, 200, 50], guesses=[110, None, 50])
-    assert r.mae == pytest.approx((10 + 200 + 0) / 3)
-    assert r.hit_rate == pytest.approx(2 / 3) and r.unparseable == 1
-    expected = math.sqrt((math.log(111 / 101) ** 2 + math.log(1 / 201) ** 2 + 0) / 3)
+    r = ev.score("toy", truths=[100, 200, 50, 80], guesses=[110, None, 50, 100])
+    assert r.mae == pytest.approx((10 + 0 + 20) / 3)  # over the three replies with a price, not a $0 guess for None
+    assert r.hit_rate == pytest.approx(3 / 4) and r.unparseable == 1 and r.answered == pytest.approx(3 / 4)
+    expected = math.sqrt((math.log(111 / 101) ** 2 + 0 + math.log(101 / 81) ** 2) / 3)
     assert r.rmsle == pytest.approx(expected)
     assert r.mae_ci95[0] < r.mae < r.mae_ci95[1]
+    assert list(r.table["grade"]) == ["hit", "unparseable", "hit", "hit"] and "priced 3 of 4" in r.summary()
+    silent = ev.score("silent", truths=[100, 200], guesses=[None, None])
+    assert math.isnan(silent.mae) and silent.hit_rate == 0 and "no reply gave a price" in silent.summary()
     with pytest.raises(BadInputError):
         ev.score("empty", [], [])
 
@@ -137,3 +157,7 @@ def test_running_cost_is_computed_from_measured_seconds(tmp_path):
     assert row["seconds_per_item"] == pytest.approx(1.8)
     assert row["compute_per_1k"] == pytest.approx(1.8 * 1000 / 3600 * 0.05)
     assert pd.isna(row["api_per_1k"]) and row["mae_lo"] <= row["mae"] <= row["mae_hi"]
+
+
+def test_dollars_read_as_money_without_exponents():
+    assert [ev.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0"]

@@ -20,6 +20,9 @@ FACTS_PROMPT = (
 )
 PRICE_FROM_FACTS = "You estimate the price of products from their key facts. " + SYSTEM.split(". ", 1)[1]
 TOOL_SYSTEM = SYSTEM + " You may call similar_items first to see what similar products sold for."
+# The same tool offered in plain text, for a model left free to write anything (no tools API, no grammar).
+TOOL_IN_PROMPT = (TOOL_SYSTEM + ' To call it, reply with only this JSON: {"name": "similar_items", "arguments": '
+                  '{"description": "<what the product is>"}}. Otherwise reply with the price.')  # fmt: skip
 SIMILAR_ITEMS_TOOL = {
     "type": "function",
     "function": {
@@ -73,6 +76,7 @@ class ToolPredictor:
     k: int = 3
     answer_model: str | None = None
     call_tokens: int = 48
+    in_prompt: bool = False  # True: the tool is described in the system prompt and the call read from the reply text
     chat_fn: Callable[..., ChatResult] = chat
     calls: list[list[ChatResult]] = field(default_factory=list)
     tool_log: list[dict[str, Any]] = field(default_factory=list)
@@ -84,21 +88,29 @@ class ToolPredictor:
         return "\n".join(f"{self.train[i].title}: ${self.train[i].price:,.2f}" for i in idx[0])
 
     def __call__(self, item: Item) -> str:
-        messages: list[dict[str, Any]] = [{"role": "system", "content": TOOL_SYSTEM},
+        system = TOOL_IN_PROMPT if self.in_prompt else TOOL_SYSTEM
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system},
                                           {"role": "user", "content": item.text}]  # fmt: skip
-        first = self.chat_fn(self.model, messages, max_tokens=self.call_tokens, tools=[SIMILAR_ITEMS_TOOL])
-        results, entry, text = [first], {"called": bool(first.tool_calls), "valid": False, "query": None}, first.text
-        if first.tool_calls:
-            call = first.tool_calls[0]
+        tools = None if self.in_prompt else [SIMILAR_ITEMS_TOOL]
+        first = self.chat_fn(self.model, messages, max_tokens=self.call_tokens, tools=tools)
+        calls = first.tool_calls or ([] if not self.in_prompt else [c for c in [call_in_text(first.text)] if c])
+        results, entry, text = [first], {"called": bool(calls), "valid": False, "query": None}, first.text
+        if calls:
+            call = calls[0]
             query = parse_tool_arguments(call, "similar_items", "description")
             entry.update(valid=query is not None, query=query)
             text = ""  # an invalid call is a miss: the model gave no price
-            if query is not None:
+            if query is not None and self.in_prompt:  # the result goes back as text too
+                messages += [{"role": "assistant", "content": first.text},
+                             {"role": "user", "content": f"similar_items returned:\n{self.similar_items(query)}\n"
+                                                         "Reply with the price only."}]  # fmt: skip
+            elif query is not None:
                 messages += [
                     {"role": "assistant", "content": "", "tool_calls": [{"id": call["id"], "type": "function",
                      "function": {"name": call["name"], "arguments": call["arguments"]}}]},
                     {"role": "tool", "tool_call_id": call["id"], "content": self.similar_items(query)},
                 ]  # fmt: skip
+            if query is not None:
                 second = self.chat_fn(self.answer_model or self.model, messages, max_tokens=10)
                 results.append(second)
                 text = second.text
@@ -117,6 +129,23 @@ class ToolPredictor:
             "tool_called": sum(e["called"] for e in self.tool_log) / n,
             "valid_calls": sum(e["valid"] for e in self.tool_log) / n,
         }
+
+
+def call_in_text(reply: str) -> dict[str, str] | None:
+    """A tool call a model wrote as plain JSON ({"name": ..., "arguments": {...}}), as the tools API would return it;
+    None when the reply holds no such object."""
+    start, end = reply.find("{"), reply.rfind("}")
+    if start < 0 or end <= start:
+        return None
+    try:
+        value = json.loads(reply[start : end + 1])
+    except json.JSONDecodeError:
+        return None
+    if not isinstance(value, dict) or "name" not in value:
+        return None
+    arguments = value.get("arguments", {})
+    return {"id": "in-text", "name": str(value["name"]),
+            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}  # fmt: skip
 
 
 def parse_tool_arguments(call: dict[str, str], name: str, argument: str) -> str | None:

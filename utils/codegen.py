@@ -208,7 +208,9 @@ def check_cpp(
     """Compile and run C++ once: (compiled, correct, problem, binary)."""
     comp = compile_cpp(code)
     if not comp.ok:
-        return False, False, f"Compilation failed:\n{comp.errors}", None
+        lines = [line.strip() for line in comp.errors.splitlines() if line.strip()]
+        first = next((line for line in lines if "error" in line), lines[0] if lines else "the compiler gave no message")
+        return False, False, f"Compilation failed: {first}\n{comp.errors}", None
     run = run_limited([str(comp.binary)], timeout_s=timeout_s, memory_mb=memory_mb)
     if run.ok and outputs_match(expected_output, run.stdout, float_tol):
         return True, True, "", comp.binary
@@ -274,9 +276,12 @@ def check_conversion(ref: Reference, code: str, label: str) -> Conversion:
     return conv
 
 
+HUMAN = "human reference (written by people)"  # the model column of people-written C++
+
+
 def human_conversion(ref: Reference, code: str) -> Conversion:
     """The hand-written C++ reference, checked the same way as the models' code."""
-    return check_conversion(ref, code, "human reference (written by people)")
+    return check_conversion(ref, code, HUMAN)
 
 
 def time_conversion(conv: Conversion, runs: int = 3) -> Conversion:

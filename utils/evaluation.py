@@ -22,9 +22,32 @@ HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
 COLOURS = {"hit": "green", "near": "orange", "miss": "red"}
 
-_NUMBER = re.compile(r"(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)")
-_MONEY_BEFORE = re.compile(r"(?:\$|US\$|USD|dollars?:?)\s*(-?)\s*$", re.I)
-_MONEY_AFTER = re.compile(r"^\s*(?:USD|dollars?|bucks)\b", re.I)
+# Numbers as replies write them: 1.299,99 (European), 1,299.00, $1 299 (space-grouped, after a currency sign),
+# 299,99 (a decimal comma), 45 and 45.99.
+_NUMBER = re.compile(
+    r"(\d{1,3}(?:\.\d{3})+,\d{1,2}(?!\d)|\d{1,3}(?:,\d{3})+(?:\.\d+)?"
+    r"|(?:(?<=\$)|(?<=\$ )|(?<=€)|(?<=€ ))\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+,\d{2}(?!\d)|\d+(?:\.\d+)?)"
+)
+_MONEY_BEFORE = re.compile(r"(?:\$|US\$|USD|€|EUR|dollars?:?)\s*(-?)\s*$", re.I)
+_MONEY_AFTER = re.compile(r"^\s*(?:USD|EUR|€|\$|dollars?|bucks)(?!\w)", re.I)
+_MULTIPLIER = [
+    (re.compile(r"^\s?(?:[kK]|[Tt]housand)\b"), 1e3),
+    (re.compile(r"^\s?(?:M|mn|[Mm]illion)\b"), 1e6),
+    (re.compile(r"^\s?(?:bn|[Bb]illion)\b"), 1e9),
+]  # "5 m" stays 5 metres: only a capital M is millions
+
+
+def _number_value(text: str, euro: bool) -> float:
+    """A matched number's value: decimal commas and dot, comma or space thousands read as written."""
+    if "." in text and "," in text and text.index(".") < text.index(","):  # 1.299,99
+        return float(text.replace(".", "").replace(",", "."))
+    if re.fullmatch(r"\d+,\d{2}", text):  # 299,99
+        return float(text.replace(",", "."))
+    if euro and re.fullmatch(r"\d{1,3}(?:\.\d{3})+", text):  # €1.299
+        return float(text.replace(".", ""))
+    return float(re.sub(r"[,\s\u00a0\u202f]", "", text))
+
+
 _NOT_A_PRICE_BEFORE = re.compile(r"(?:#|\bno\.?|\bmodel|\bitem|\bnumber|\bversion|\bstep|\bsize|\bv)\s*$", re.I)
 _UNIT_AFTER = re.compile(
     r"^\s*(?:%|x\b|\"|stars?|out of|years?|months?|days?|hours?|pack|pieces?|pcs|items?|units?|ct\b|count|gb|tb|mb|"
@@ -45,9 +68,15 @@ def _candidates(text: str) -> list[dict[str, Any]]:
         before, after = text[max(0, m.start() - 12) : m.start()], text[m.end() : m.end() + 12]
         marked = _MONEY_BEFORE.search(before)
         negative = bool(marked and marked.group(1)) or (prev == "-" and not before[:-1].rstrip()[-1:].isdigit())
+        euro = "€" in before[-2:] or "€" in after[:2] or "EUR" in after[:5]
+        value = _number_value(m.group(1), euro)
+        for pattern, factor in _MULTIPLIER:
+            if pattern.match(after):
+                value *= factor
+                break
         out.append(
             {
-                "value": float(m.group(1).replace(",", "")),
+                "value": value,
                 "start": m.start(),
                 "end": m.end(),
                 "money": bool(marked) or bool(_MONEY_AFTER.match(after)),
@@ -100,7 +129,8 @@ def grade(truth: float, guess: float) -> str:
 
 @dataclass
 class Report:
-    """A predictor's results on the test items: the figures, and the per-item table behind them."""
+    """A predictor's results on the test items: the figures, and the per-item table behind them. Error, RMSLE and
+    r2 are over the replies that gave a price; `unparseable` counts the rest, and none of them is a hit."""
 
     name: str
     mae: float
@@ -114,31 +144,43 @@ class Report:
     table: pd.DataFrame = field(repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def answered(self) -> float:
+        """The share of items whose reply gave a price."""
+        return (self.n - self.unparseable) / self.n
+
     def summary(self) -> str:
         """One line for a notebook."""
         lo, hi = self.mae_ci95
+        priced = f"priced {self.n - self.unparseable} of {self.n}"
+        if self.unparseable == self.n:
+            return f"{self.name}: no reply gave a price ({self.n} unparseable), {self.seconds:.1f}s"
         return (
-            f"{self.name}: error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), RMSLE {self.rmsle:.2f}, "
-            f"hits {self.hit_rate:.1%}, r2 {self.r2:.2f}, {self.unparseable} unparseable of {self.n}, "
-            f"{self.seconds:.1f}s"
+            f"{self.name}: {priced}; on those, error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), "
+            f"RMSLE {self.rmsle:.2f}, r2 {self.r2:.2f}; hits {self.hit_rate:.1%} of all {self.n}; {self.seconds:.1f}s"
         )
 
     def plot(self, ax: Any = None) -> Any:
-        """Truth against prediction, coloured hit/near/miss, with the y = x line."""
+        """Truth against prediction, coloured hit/near/miss, with the y = x line (unparseable replies counted in
+        the title: they have no point)."""
         import matplotlib.pyplot as plt
 
         ax = ax or plt.subplots(figsize=(5, 5))[1]
-        t = self.table
-        ax.scatter(t["truth"], t["guess"], c=t["grade"].map(COLOURS), s=14, alpha=0.8)
-        top = max(t["truth"].max(), t["guess"].max()) * 1.05
-        ax.plot([0, top], [0, top], color="steelblue", lw=1)
+        t = self.table[self.table["parsed"]]
+        for grade_name, colour in COLOURS.items():
+            part = t[t["grade"] == grade_name]
+            ax.scatter(part["truth"], part["guess"], color=colour, s=14, alpha=0.8, label=f"{grade_name} ({len(part)})")
+        top = max(self.table["truth"].max(), t["guess"].max() if len(t) else 0) * 1.05
+        ax.plot([0, top], [0, top], color="steelblue", lw=1, label="y = x (perfect)")
         ax.set(
             xlim=(0, top),
             ylim=(0, top),
             xlabel="true price ($)",
             ylabel="predicted price ($)",
-            title=f"{self.name}\nerror ${self.mae:,.0f}, hits {self.hit_rate:.0%}",
+            title=f"{self.name[:48]}\nerror ${self.mae:,.0f} on {self.n - self.unparseable} priced; "
+            f"{self.unparseable} unparseable",
         )
+        ax.legend(fontsize=7, loc="upper left")
         return ax
 
 
@@ -149,7 +191,8 @@ def score(
     seconds: float = 0.0,
     texts: Sequence[str] | None = None,
 ) -> Report:
-    """The harness's figures for given truths and guesses; a None guess is unparseable, scored as $0 and a miss."""
+    """The harness's figures for given truths and guesses. A None guess is unparseable: counted, never a hit, and
+    left out of the error (scoring it as $0 would mix 'no answer' into 'a bad answer')."""
     from sklearn.metrics import r2_score
 
     if len(truths) == 0:
@@ -158,12 +201,15 @@ def score(
         raise BadInputError(f"{len(truths)} truths but {len(guesses)} guesses.")
     truth = np.asarray(truths, dtype=float)
     parsed = np.array([g is not None for g in guesses])
-    guess = np.array([g if g is not None else 0.0 for g in guesses], dtype=float)
+    guess = np.array([g if g is not None else np.nan for g in guesses], dtype=float)
     errors = np.abs(guess - truth)
-    grades = [grade(t, g) if ok else "miss" for t, g, ok in zip(truth, guess, parsed)]
-    mae = float(errors.mean())
-    half = 1.96 * float(errors.std(ddof=1)) / math.sqrt(len(errors)) if len(errors) > 1 else float("nan")
-    rmsle = float(np.sqrt(np.mean((np.log1p(np.maximum(guess, 0)) - np.log1p(truth)) ** 2)))
+    grades = [grade(t, g) if ok else "unparseable" for t, g, ok in zip(truth, guess, parsed)]
+    valid = errors[parsed]
+    mae = float(valid.mean()) if len(valid) else float("nan")
+    half = 1.96 * float(valid.std(ddof=1)) / math.sqrt(len(valid)) if len(valid) > 1 else float("nan")
+    log_gap = np.log1p(np.maximum(guess[parsed], 0)) - np.log1p(truth[parsed])
+    rmsle = float(np.sqrt(np.mean(log_gap**2))) if len(valid) else float("nan")
+    r2 = float(r2_score(truth[parsed], guess[parsed])) if parsed.sum() > 1 else float("nan")
     table = pd.DataFrame({"truth": truth, "guess": guess, "parsed": parsed, "error": errors, "grade": grades})
     if texts is not None:
         table.insert(0, "item", [t[:60] for t in texts])
@@ -173,7 +219,7 @@ def score(
         (mae - half, mae + half),
         rmsle,
         grades.count("hit") / len(grades),
-        float(r2_score(truth, guess)) if len(truth) > 1 else float("nan"),
+        r2,
         len(truth),
         int((~parsed).sum()),
         seconds,
@@ -333,7 +379,7 @@ def record(
     }
     table = read_results(path)
     table = table[~((table["approach"] == report.name) & (table["profile"] == profile))]
-    table = pd.concat([table, pd.DataFrame([row])], ignore_index=True) if len(table) else pd.DataFrame([row])
+    table = pd.DataFrame([*table.to_dict("records"), row], columns=RESULT_COLUMNS)  # no concat of all-NA columns
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
     return table
@@ -365,31 +411,54 @@ def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
     return ax
 
 
+# An approach must price at least this share of the items for its error to be compared with the others': an error
+# measured on the few replies that happened to parse says little about the approach.
+MIN_ANSWERED = 0.9
+
+
+def dollars(amount: float) -> str:
+    """Money for people: $1,234.50, $0.42, and small amounts in two significant digits without an exponent
+    ($0.0000071, not $7.1e-06)."""
+    if amount >= 0.01:
+        return f"${amount:,.2f}"
+    return "$" + np.format_float_positional(amount, precision=2, unique=False, fractional=False, trim="-")
+
+
 def decision_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Every recorded approach, most accurate first: error with its 95% interval, seconds per item, dollars per
-    1,000 items (API prices where an API is called, else measured machine time at DOLLARS_PER_CPU_HOUR), effort."""
+    """Every recorded approach, most accurate first: the share of items it priced (unparseable replies are their own
+    column), error on those with its 95% interval, seconds per item, dollars per 1,000 items (API prices where an
+    API is called, else measured machine time at DOLLARS_PER_CPU_HOUR), effort."""
     if results.empty:
         raise BadInputError("No results recorded yet: run the week 6 notebooks and week 7 first.")
     table = results.copy()
     api = table["api_per_1k"].notna()
     table["dollars_per_1k"] = table["api_per_1k"].where(api, table["compute_per_1k"])
     table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
-    cols = ["approach", "family", "n", "mae", "mae_lo", "mae_hi", "hit_rate", "seconds_per_item", "dollars_per_1k",
-            "priced_by", "effort_estimate"]  # fmt: skip
+    table["answered"] = (table["n"] - table["unparseable"]) / table["n"]
+    cols = ["approach", "family", "n", "unparseable", "answered", "mae", "mae_lo", "mae_hi", "hit_rate",
+            "seconds_per_item", "dollars_per_1k", "priced_by", "effort_estimate"]  # fmt: skip
     return table[cols].sort_values("mae").reset_index(drop=True)
 
 
-def conclude(table: pd.DataFrame) -> dict[str, Any]:
-    """The decision read off the table: the most accurate approach, the most accurate one that calls a language
-    model, and the cheapest whose error interval reaches the best's (no measurably worse on these items)."""
-    best = table.loc[table["mae"].idxmin()]
-    llm = table[~table["family"].isin(["baseline", "retrieval only"])]
+def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[str, Any]:
+    """The decision read off the table, among approaches that priced at least min_answered of their items: the most
+    accurate, the most accurate one that calls a language model, and the cheapest whose error interval reaches the
+    best's (not measurably worse on these items)."""
+    eligible = table[table["answered"] >= min_answered]
+    if eligible.empty:
+        raise BadInputError(f"No approach priced {min_answered:.0%} of its items: nothing to compare.")
+    left_out = table[table["answered"] < min_answered]
+    best = eligible.loc[eligible["mae"].idxmin()]
+    llm = eligible[~eligible["family"].isin(["baseline", "retrieval only"])]
     best_llm = llm.loc[llm["mae"].idxmin()] if len(llm) else None
-    close = table[table["mae_lo"] <= best["mae_hi"]]
+    close = eligible[eligible["mae_lo"] <= best["mae_hi"]]
     pick = close.loc[close["dollars_per_1k"].idxmin()]
     text = (f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
             f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
-            f"{pick['approach']} (${pick['mae']:,.0f}, ${pick['dollars_per_1k']:.2g} per 1,000).")  # fmt: skip
+            f"{pick['approach']} (${pick['mae']:,.0f}, {dollars(pick['dollars_per_1k'])} per 1,000).")  # fmt: skip
     if best_llm is not None:
         text += f" Most accurate approach with a language model: {best_llm['approach']} (${best_llm['mae']:,.0f})."
-    return {"best": best, "best_llm": best_llm, "pick": pick, "text": text}
+    if len(left_out):
+        names = ", ".join(f"{r.approach} ({r.answered:.0%})" for r in left_out.itertuples())
+        text += f" Not compared, having priced under {min_answered:.0%} of their items: {names}."
+    return {"best": best, "best_llm": best_llm, "pick": pick, "left_out": left_out, "text": text}

@@ -362,6 +362,11 @@ def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int
             ends.append(time.perf_counter())
 
     trainer = make_trainer(lora_model(base, config), tok, dataset, config, callbacks=[StepClock()])
+    from transformers.trainer_callback import ProgressCallback
+    from transformers.utils.notebook import NotebookProgressCallback
+
+    for progress in (ProgressCallback, NotebookProgressCallback):  # a timing run shows no training table or bar
+        trainer.remove_callback(progress)
     share = padding_share(trainer)
     trainer.train()
     shutil.rmtree(config.output_dir, ignore_errors=True)  # nothing to resume from a timing run

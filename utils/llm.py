@@ -145,9 +145,9 @@ class ChatResult:
     def summary(self) -> str:
         """One line of numbers for a notebook."""
         cost = "unpriced" if self.cost_usd is None else f"${self.cost_usd:.6f}"
-        n_in = "?" if self.input_tokens is None else self.input_tokens
+        n_in = "input not reported" if self.input_tokens is None else f"{self.input_tokens} in"
         return (
-            f"{self.model}: {n_in} in / {self.output_tokens} out tokens, "
+            f"{self.model}: {n_in} / {self.output_tokens} out tokens, "
             f"first token {self.ttft_s:.2f}s, total {self.latency_s:.2f}s, {self.tokens_per_s:.1f} tok/s, {cost}"
         )
 
