@@ -18,7 +18,7 @@ import sys
 import time
 
 from utils.assets import smollm2_folder, smollm2_gguf
-from utils.llm import LocalServer
+from utils.local_server import LocalServer
 
 
 def _spin(seconds: float) -> None:

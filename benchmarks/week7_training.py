@@ -20,6 +20,7 @@ import torch
 
 from utils import finetune as ft
 from utils import setup
+from utils.catalog import model_params_b
 from utils.prices import load_price_data
 
 LIMIT_GB = 4.0
@@ -141,7 +142,8 @@ def shapes_table(quick: bool) -> list[dict]:
                 rows.append(measure(shape, mode, 16, ITEM_TOKENS, 3 if quick else 10))
             except torch.cuda.OutOfMemoryError:
                 rows.append({"shape": shape, "config": mode, "tokens/s": "out of memory"})
-        chosen = ft.plan_training(device, params_b={"SmolLM2-135M": 0.135, "Llama-3.2-3B": 3.21}.get(shape, 8.03))
+        repos = {"SmolLM2-135M": "HuggingFaceTB/SmolLM2-135M", "Llama-3.2-3B": "meta-llama/Llama-3.2-3B"}
+        chosen = ft.plan_training(device, params_b=model_params_b(repos.get(shape, "meta-llama/Llama-3.1-8B")))
         for row in rows:
             if row["shape"] == shape and row["config"] == chosen.mode:
                 row["chosen"] = "yes"

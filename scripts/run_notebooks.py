@@ -183,14 +183,21 @@ def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:
 
 
 def rehearsal_environment() -> dict[str, str]:
-    """Start the local stand-ins (the kit's OpenAI-compatible server, a tiny Llama) and return the rehearsal's
-    variables; the kernels of the notebooks inherit them."""
+    """Start the local stand-ins (the provider zoo in front of the kit's local server, a tiny Llama) and return the
+    rehearsal's variables; the kernels of the notebooks inherit them. The zoo runs until this script ends."""
+    import atexit
+
     from utils import rehearsal
-    from utils.llm import local_server
+    from utils.local_server import local_server
     from utils.paths import model_cache_dir
+    from utils.provider_zoo import ProviderZoo
 
     folder = rehearsal.build_tiny_llama(model_cache_dir() / "rehearsal-tiny-llama")
-    return rehearsal.environment(local_server("smollm2").base_url, folder)
+    server = local_server("smollm2")
+    zoo = ProviderZoo(server.base_url, server.served_model).__enter__()
+    atexit.register(zoo.__exit__)
+    urls = {p: zoo.url(p) for p in rehearsal.PROVIDERS_TO_STAND_IN}
+    return rehearsal.environment(urls, folder)
 
 
 def main(argv: list[str] | None = None) -> int:

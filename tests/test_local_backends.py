@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from utils import llm
+from utils import local_server as ls
 from utils.errors import BadInputError, LocalServerCrashedError
 
 MODEL = "local/smollm2"
@@ -18,21 +19,21 @@ MODEL = "local/smollm2"
 def transformers_backend(monkeypatch):
     """local/smollm2 served by `transformers serve` in this test, with the llama.cpp server put back afterwards."""
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "transformers")
-    monkeypatch.setattr(llm, "_servers", {})
+    monkeypatch.setattr(ls, "_servers", {})
     yield
-    for server in llm._servers.values():
+    for server in ls._servers.values():
         server.stop()
 
 
 def test_backend_is_llama_cpp_where_built_and_named_by_the_setting(monkeypatch):
     monkeypatch.delenv("LLMKIT_LOCAL_BACKEND", raising=False)
     built = importlib.util.find_spec("llama_cpp") is not None
-    assert llm.local_backend() == ("llama.cpp" if built else "transformers")
+    assert ls.local_backend() == ("llama.cpp" if built else "transformers")
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "Transformers")
-    assert llm.local_backend() == "transformers"
+    assert ls.local_backend() == "transformers"
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "vllm")
     with pytest.raises(BadInputError, match="LLMKIT_LOCAL_BACKEND=.vllm.*llama.cpp or transformers"):
-        llm.local_backend()
+        ls.local_backend()
 
 
 def test_without_llama_cpp_the_kit_uses_transformers(monkeypatch):
@@ -41,15 +42,15 @@ def test_without_llama_cpp_the_kit_uses_transformers(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "llama_cpp" else real_find_spec(name)
     )
-    assert llm.local_backend() == "transformers"
+    assert ls.local_backend() == "transformers"
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
     with pytest.raises(BadInputError, match="pip install 'llama-cpp-python"):
-        llm.local_backend()
+        ls.local_backend()
 
 
 def test_transformers_serve_answers_the_same_calls(transformers_backend):
     r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
-    assert llm._servers["smollm2"].backend == "transformers"
+    assert ls._servers["smollm2"].backend == "transformers"
     assert r.text.strip() and r.input_tokens > 10 and 0 < r.output_tokens <= 8 and r.cost_usd == 0.0
     pieces = []
     s = llm.chat(MODEL, "Count from 1 to 5.", stream=True, max_tokens=20, on_token=pieces.append)
@@ -65,7 +66,7 @@ def test_transformers_serve_refuses_a_prompt_longer_than_the_window(transformers
     from utils.errors import ContextTooLongError
 
     with pytest.raises(ContextTooLongError, match="context window"):
-        llm.chat(MODEL, "word " * (llm.LOCAL_CONTEXT + 500), max_tokens=4)
+        llm.chat(MODEL, "word " * (ls.LOCAL_CONTEXT + 500), max_tokens=4)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -79,19 +80,19 @@ def crashing_llama(monkeypatch):
     """local/smollm2's llama.cpp server replaced by a stand-in that dies with SIGSEGV after `answers` chat requests;
     a fresh set of servers and broken backends for the test, the real ones put back afterwards."""
     answers = {"n": 0}
-    real_command = llm.LocalServer.command
+    real_command = ls.LocalServer.command
 
     def command(self):
         if self.backend == "llama.cpp":
             return [sys.executable, str(CRASHER), "--port", str(self.port), "--answers", str(answers["n"])]
         return real_command(self)
 
-    monkeypatch.setattr(llm.LocalServer, "command", command)
-    monkeypatch.setattr(llm, "_servers", {})
-    monkeypatch.setattr(llm, "_broken", {})
+    monkeypatch.setattr(ls.LocalServer, "command", command)
+    monkeypatch.setattr(ls, "_servers", {})
+    monkeypatch.setattr(ls, "_broken", {})
     monkeypatch.setattr(importlib.util, "find_spec", _with_llama_cpp(importlib.util.find_spec))
     yield answers
-    for server in llm._servers.values():
+    for server in ls._servers.values():
         server.stop()
 
 
@@ -117,7 +118,7 @@ def test_a_build_that_crashes_on_its_first_prompt_is_caught_by_the_self_check(cr
 def test_a_crash_in_the_middle_of_a_lesson_is_one_sentence_within_seconds(crashing_llama, monkeypatch):
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
     crashing_llama["n"] = 1  # the self-check passes; the lesson's first call kills it
-    llm.local_server("smollm2")
+    ls.local_server("smollm2")
     start = time.monotonic()
     with pytest.raises(LocalServerCrashedError, match=r"SIGSEGV .*while answering a request") as err:
         llm.chat(MODEL, "Name a colour.", max_tokens=4)  # retries with back-off would take 15 s and say "network"
@@ -129,7 +130,7 @@ def test_the_kit_falls_back_to_transformers_when_llama_cpp_crashes(crashing_llam
     r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
     said = capsys.readouterr().out
     assert said.count("The kit now serves the same model with transformers serve") == 1 and "SIGSEGV" in said
-    assert llm._servers["smollm2"].backend == "transformers" and r.text.strip() and r.output_tokens > 0
+    assert ls._servers["smollm2"].backend == "transformers" and r.text.strip() and r.output_tokens > 0
     llm.chat(MODEL, "Name a fruit. One word.", max_tokens=8)
     assert "transformers serve" not in capsys.readouterr().out  # said once
 

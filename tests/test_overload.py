@@ -6,7 +6,7 @@ import pytest
 
 from utils import chat
 from utils.errors import BadInputError, RateLimitedError
-from utils.llm import local_server
+from utils.local_server import local_server
 from utils.overload import FailingFront
 
 MODEL = "local/smollm2"

@@ -3,12 +3,13 @@ import os
 import pytest
 
 from utils import profile as prof
+from utils import providers
 from utils.errors import BadInputError
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for var in prof.KEY_VARIABLES + ("LLMKIT_PROFILE",):
+    for var in [*providers.key_variables(), "LLMKIT_PROFILE", "LLMKIT_CHAT_MODELS", "LLMKIT_CODE_MODEL"]:
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -21,7 +22,7 @@ def test_no_key_means_offline(clean_env):
 def test_a_key_means_full_and_is_never_shown(clean_env):
     clean_env.setenv("OPENAI_API_KEY", "sk-test-secret-value")
     p = prof.get_profile()
-    assert p.name == "full" and "openai/gpt-4o-mini" in p.chat_models and p.code_models == p.chat_models
+    assert p.name == "full" and p.chat_models == ["openai/gpt-5-mini"] and p.code_models == p.chat_models
     text = prof.banner(p) + p.reason
     assert "OPENAI_API_KEY" in text and "sk-test-secret" not in text
 
@@ -53,11 +54,12 @@ def test_sizes_are_defined_for_both_profiles():
 def test_openrouter_adds_an_open_coder_model_for_week5(clean_env):
     clean_env.setenv("OPENROUTER_API_KEY", "sk-or-x")
     p = prof.get_profile()
-    assert prof.FULL_CODER_MODEL in p.code_models and prof.FULL_CODER_MODEL not in p.chat_models
+    coder = providers.DEFAULT_CODE_MODEL
+    assert coder in p.code_models and coder not in p.chat_models
 
 
 def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
-    from utils import llm, paths
+    from utils import paths
 
     for var in (
         "LLMKIT_CACHE",
@@ -78,10 +80,11 @@ def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
         "OLLAMA_BASE_URL=http://127.0.0.1:9/v1\nLLMKIT_OPENAI_BASE_URL=http://127.0.0.1:8/v1\n"
         "LLMKIT_PROFILE=full\n"
     )
-    p = prof.setup(quiet=True, env_file=env)
+    p = prof.setup(quiet=True, env_file=env)  # no key: the full profile falls back to the local model
     assert p.name == "full" and p.hf_model == str(tmp_path / "my-model")
     assert paths.cache_dir("x") == tmp_path / "cache" / "x" and paths.results_file().parent == tmp_path / "cache"
-    assert llm.base_url("ollama") == "http://127.0.0.1:9/v1" and llm.base_url("openai") == "http://127.0.0.1:8/v1"
+    assert providers.base_url("ollama") == "http://127.0.0.1:9/v1"
+    assert providers.base_url("openai") == "http://127.0.0.1:8/v1"
 
 
 def test_the_tests_cache_is_a_throwaway_outside_the_repo():

