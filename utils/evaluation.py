@@ -426,8 +426,9 @@ def dollars(amount: float) -> str:
 
 def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     """Every recorded approach, most accurate first (those that priced under MIN_ANSWERED of their items last): the
-    share of items it priced (unparseable replies are their own column), error on those with its 95% interval, seconds per item, dollars per 1,000 items (API prices where an
-    API is called, else measured machine time at DOLLARS_PER_CPU_HOUR), effort."""
+    share of items it priced (unparseable replies are their own column), error on those with its 95% interval,
+    seconds per item, dollars per 1,000 items (API prices where an API is called, else measured machine time at
+    DOLLARS_PER_CPU_HOUR), effort."""
     if results.empty:
         raise BadInputError("No results recorded yet: run the week 6 notebooks and week 7 first.")
     table = results.copy()
