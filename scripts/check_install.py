@@ -7,6 +7,7 @@ NEEDED = [
     "torch",
     "transformers",
     "peft",
+    "bitsandbytes",
     "accelerate",
     "llama_cpp",
     "openai",

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Colab: install what the notebooks need on top of Colab's own torch (CUDA) build.
+# Colab: install what the notebooks need on top of Colab's own packages, and change nothing Colab runs on.
+# Colab's Jupyter stack (ipykernel, jupyter_client, notebook, tornado, ipywidgets) and its CUDA torch are held at the
+# versions the runtime has (a runtime whose ipykernel was upgraded can crash repeatedly: googlecolab/colabtools#2837,
+# #5580); the kit's test and lint tools (nbval, pytest, ruff, playwright, jupyterlab) are not installed at all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-grep -v -E "^(llama-cpp-python|torch)" requirements.txt > /tmp/llmkit-colab-requirements.txt
-pip install -q -r /tmp/llmkit-colab-requirements.txt bitsandbytes
+keep=/tmp/llmkit-colab-keep.txt
+pip freeze 2>/dev/null | grep -i -E "^(ipykernel|jupyter[-_]client|notebook|tornado|ipywidgets|widgetsnbextension|jupyterlab[-_]widgets|torch|torchvision|torchaudio)==" > "$keep" || true
+python3 scripts/colab_requirements.py > /tmp/llmkit-colab-requirements.txt
+pip install -q -c "$keep" -r /tmp/llmkit-colab-requirements.txt
 pip install -q --no-deps -r requirements-nodeps.txt
 pip install -q --no-deps -e .
-echo "kit installed; without keys the local chat model runs on transformers serve (GPU when there is one)."
+echo "kit installed; Colab's Jupyter stack and torch untouched ($(wc -l < "$keep") packages held)."
+echo "Without keys the local chat model runs on transformers serve (GPU when there is one)."
 echo "llama.cpp instead (a C++ build of several minutes): pip install 'llama-cpp-python[server]==0.3.36'"

@@ -230,3 +230,53 @@ def test_throughput_is_timed_after_a_warm_up_step_and_leaves_no_checkpoint():
     assert m["steps"] == 3 and m["seconds"] > 0 and m["tokens_per_s"] > 0 and 5 < m["tokens_per_item"] < 48
     assert m["examples_per_s"] == pytest.approx(2 * 4 / m["seconds"])
     assert not m["config"].output_dir.exists() and config.max_steps == 30  # the caller's config is left alone
+
+
+def test_the_plan_tells_emulated_bf16_from_real_bf16(monkeypatch):
+    """A T4 (compute capability 7.5) answers True to torch.cuda.is_bf16_supported() through emulation: the plan must
+    still pick fp16 there, and bf16 on an A100 (8.0)."""
+    from types import SimpleNamespace
+
+    for name, capability, memory in (("Tesla T4", (7, 5), 15.6e9), ("NVIDIA A100-SXM4-40GB", (8, 0), 42.4e9)):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what a T4 answers too
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, capability=capability: capability)
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda *a, n=name, m=memory: SimpleNamespace(
+            name=n, total_memory=m))  # fmt: skip
+        device = ft.current_device()
+        plan = ft.plan_training(device, params_b=catalog.model_params_b("meta-llama/Llama-3.1-8B"))
+        expected = "bfloat16" if capability >= (8, 0) else "float16"
+        assert device.bf16 == (capability >= (8, 0)) and plan.compute_dtype == expected, name
+
+
+def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_merge(tmp_path, monkeypatch):
+    """The 4-bit branch the plan picks for a T4, L4 or A100-40, on a tiny Llama with bitsandbytes on the CPU."""
+    from peft import PeftModel
+
+    from utils.rehearsal import build_tiny_llama
+
+    monkeypatch.setenv("LLMKIT_HF_MODEL", str(build_tiny_llama(tmp_path / "tiny")))
+    monkeypatch.setattr(ft, "cache_dir", lambda *p: tmp_path / "runs")
+    cfg = ft.FineTuneConfig(base="llama-3.1-8b", r=4, alpha=8, learning_rate=5e-3, max_steps=3, batch_size=4,
+                            quantize_4bit=True, gradient_checkpointing=True, compute_dtype="float32",
+                            logging_steps=1, save_steps=100, warmup_steps=0, run_name="qlora-cpu")  # fmt: skip
+    cfg.validate()
+    tok, base = ft.load_base(cfg)
+    assert getattr(base, "is_loaded_in_4bit", False), "load_base did not quantise"
+    assert any(type(m).__name__ == "Linear4bit" for m in base.modules())
+    model = ft.lora_model(base, cfg)
+    assert model.is_gradient_checkpointing
+    trainer = ft.make_trainer(model, tok, ft.build_dataset(tok, ITEMS, cfg.max_length), cfg)
+    trainer.train()
+    losses = [loss for _, loss in ft.loss_history(trainer)]
+    assert trainer.state.global_step == 3 and all(loss == loss for loss in losses)  # trained, no NaN
+    model.save_pretrained(tmp_path / "adapter")
+    _, fresh = ft.load_base(cfg)
+    reloaded = PeftModel.from_pretrained(fresh, tmp_path / "adapter").eval()
+    model.eval()
+    probe = tok(ITEMS[0].prompt(), return_tensors="pt")
+    with torch.no_grad():
+        gap = (model(**probe).logits - reloaded(**probe).logits).abs().max().item()
+        merged = reloaded.merge_and_unload()
+        assert merged(**probe).logits.shape == model(**probe).logits.shape
+    assert gap <= ft.logit_tolerance(cfg) * 10  # the same quantised weights and adapter

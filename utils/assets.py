@@ -108,7 +108,10 @@ def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tup
     if model_id is not None and not model_id.startswith("SmolLM2-135M"):
         import torch
 
-        dtype = dtype or ("bfloat16" if torch.cuda.is_available() else "float32")
+        from .finetune import native_bf16
+
+        # bf16 only where the GPU has it natively; fp16 on a T4 (bf16 there is emulated); fp32 on a CPU
+        dtype = dtype or ("bfloat16" if native_bf16() else "float16" if torch.cuda.is_available() else "float32")
         kwargs = {"dtype": getattr(torch, dtype), "device_map": "auto"}
     tok, model = fresh_causal_lm(model_id, **kwargs)
     model.eval()

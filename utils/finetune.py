@@ -158,12 +158,22 @@ def plan_training(device: Device | None, params_b: float, batch_size: int = 16, 
     )
 
 
+# Colab's free GPU: what the plan is checked against in the tests, and what the rehearsal plans for on a CPU.
+COLAB_T4 = Device("Tesla T4", 14.7, False)  # 16 GB card, 14.7 GiB usable by torch; compute capability 7.5: no bf16
+
+
+def native_bf16() -> bool:
+    """True when this machine's GPU computes in bf16 natively: compute capability 8.0 or more (Ampere and later).
+    torch.cuda.is_bf16_supported() also answers True on a T4 (7.5), where bf16 is emulated and slow."""
+    return torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= (8, 0)
+
+
 def current_device() -> Device | None:
     """This machine's GPU as a Device (None without CUDA)."""
     if not torch.cuda.is_available():
         return None
     props = torch.cuda.get_device_properties(0)
-    return Device(props.name, props.total_memory / 1024**3, torch.cuda.is_bf16_supported())
+    return Device(props.name, props.total_memory / 1024**3, native_bf16())
 
 
 def base_key(base: str) -> str:
@@ -185,9 +195,15 @@ def config_for(profile: Any, device: Device | None = None, base: str | None = No
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
         return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
     from .catalog import model_params_b
+    from .rehearsal import active
 
     base = base_key(base or os.environ.get("LLMKIT_FINETUNE_BASE") or "meta-llama/Llama-3.1-8B")
-    plan = plan_training(device if device is not None else current_device(), model_params_b(BASE_MODELS[base]))
+    device = device if device is not None else current_device()
+    rehearsing_on_cpu = device is None and active()
+    plan = plan_training(COLAB_T4 if rehearsing_on_cpu else device, model_params_b(BASE_MODELS[base]))
+    if rehearsing_on_cpu:  # Colab's path (QLoRA + checkpointing) on the tiny stand-in, computing in fp32 on the CPU
+        print(f"rehearsal: no GPU here, so the plan is a T4's ({plan.mode}), run on the CPU in float32")
+        plan = dataclasses.replace(plan, compute_dtype="float32")
     steps = profile.size("train_steps")
     return FineTuneConfig(
         base=base,
@@ -215,9 +231,8 @@ def config_for(profile: Any, device: Device | None = None, base: str | None = No
 # Loading the base model (fresh: peft adds layers to the model it wraps)
 # ----------------------------------------------------------------------------------------------------------------
 def can_quantize() -> tuple[bool, str]:
-    """(True, '') when 4-bit QLoRA can run here; otherwise (False, why)."""
-    if not torch.cuda.is_available():
-        return False, "4-bit QLoRA needs a CUDA GPU and none is available"
+    """(True, '') when 4-bit QLoRA can run here (bitsandbytes 0.50 quantises to NF4 and trains on a CUDA GPU or,
+    slowly, on the CPU); otherwise (False, why)."""
     try:
         import bitsandbytes  # noqa: F401
     except ImportError:
@@ -243,7 +258,9 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
                 bnb_4bit_use_double_quant=True,
                 bnb_4bit_compute_dtype=dtype,
             )
-            kwargs["device_map"] = "auto"
+            # the layers left in 16 bits get the compute dtype too (transformers 5 would otherwise pick "auto")
+            kwargs["dtype"] = dtype
+            kwargs["device_map"] = "auto" if torch.cuda.is_available() else {"": "cpu"}
         else:
             if config.quantize_4bit:
                 print(f"note: {why}; falling back to LoRA on the 16-bit model, which needs more memory")
@@ -387,6 +404,12 @@ def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int
     return {"steps": steps, "seconds": seconds, "examples_per_s": examples / seconds,
             "tokens_per_s": examples * mean_tokens / seconds, "tokens_per_item": mean_tokens,
             "padding_share": share, "config": config}  # fmt: skip
+
+
+def logit_tolerance(config: FineTuneConfig) -> float:
+    """How far the logits of the same weights may differ between two loads: 1e-4 in float32; 0.1 in float16 or
+    bfloat16 (one rounding step of a logit near 10 is about 0.06 in bfloat16)."""
+    return 1e-4 if config.compute_dtype == "float32" else 0.1
 
 
 def last_checkpoint(config: FineTuneConfig) -> str | None:

@@ -1,0 +1,34 @@
+"""Colab's set-up installs what the notebooks need and leaves Colab's Jupyter stack and torch as Google ships them."""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+import colab_requirements  # noqa: E402
+
+PROTECTED = {"ipykernel", "jupyter_client", "notebook", "tornado", "ipywidgets", "torch"}
+
+
+def names(lines: list[str]) -> set[str]:
+    return {re.split(r"[\[<>=!~ ;]", line, maxsplit=1)[0].lower() for line in lines}
+
+
+def test_colab_installs_no_jupyter_or_test_tools_and_every_other_requirement():
+    printed = subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_requirements.py")], capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+    required = names(colab_requirements.colab_lines((ROOT / "requirements.txt").read_text()))
+    everything = {line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()}
+    assert names(printed) == required and not (required & PROTECTED) and "llama-cpp-python" not in required
+    assert names([e for e in everything if e]) - required <= colab_requirements.NOT_ON_COLAB  # nothing else dropped
+    assert {"transformers", "peft", "bitsandbytes", "openai"} <= required
+
+
+def test_colab_setup_holds_the_runtimes_stack_at_its_versions():
+    script = (ROOT / "scripts" / "colab_setup.sh").read_text()
+    held = re.search(r'grep -i -E "\^\(([^)]*)\)==', script).group(1).replace("[-_]", "_").split("|")
+    assert PROTECTED <= set(held)
+    installs = [line for line in script.splitlines() if line.strip().startswith("pip install")]
+    assert installs and all('-c "$keep"' in line or "--no-deps" in line for line in installs)
