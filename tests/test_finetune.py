@@ -84,9 +84,20 @@ def test_empty_or_tiny_dataset_is_refused(tok):
         ft.build_dataset(tok, ITEMS[:3], 128)
 
 
-def test_four_bit_without_a_gpu_explains_itself():
+def test_four_bit_without_bitsandbytes_explains_itself(monkeypatch):
+    import builtins
+
+    assert ft.can_quantize() == (True, "")  # bitsandbytes is installed: 4 bits on a GPU, or on this CPU
+    real_import = builtins.__import__
+
+    def no_bitsandbytes(name, *args, **kwargs):
+        if name == "bitsandbytes":
+            raise ImportError("No module named 'bitsandbytes'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_bitsandbytes)
     ok, why = ft.can_quantize()
-    assert ok == torch.cuda.is_available() and (ok or "GPU" in why or "bitsandbytes" in why)
+    assert not ok and "pip install bitsandbytes" in why
 
 
 def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_model, tmp_path, monkeypatch):

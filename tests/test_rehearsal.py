@@ -56,3 +56,4 @@ def test_every_notebook_runs_on_the_full_profile_with_stand_ins(tmp_path):
     week7 = nbformat.read(tmp_path / "build" / "week7" / "01_fine_tuning.ipynb", as_version=4)
     text = "".join(o.get("text", "") for c in week7.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "REHEARSAL: local stand-ins" in text and "rehearsal: not checked: fine-tuning lowered the untrained" in text
+    assert "the plan is a T4's (4-bit + checkpointing)" in text  # Colab's QLoRA path, taken on the CPU
