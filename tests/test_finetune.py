@@ -290,4 +290,4 @@ def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_
         gap = (model(**probe).logits - reloaded(**probe).logits).abs().max().item()
         merged = reloaded.merge_and_unload()
         assert merged(**probe).logits.shape == model(**probe).logits.shape
-    assert gap <= ft.logit_tolerance(cfg) * 10  # the same quantised weights and adapter
+    assert gap <= ft.logit_tolerance(cfg)  # the same quantised weights and adapter
