@@ -68,6 +68,8 @@ lab: setup
 bench: setup
 	$(PY) benchmarks/notebook_times.py
 	$(PY) benchmarks/local_server.py
+	$(PY) benchmarks/local_server.py --builds
+	$(PY) benchmarks/client_reuse.py
 	$(PY) benchmarks/week5_codegen.py
 	$(PY) benchmarks/week7_training.py
 	$(PY) benchmarks/week7_training.py --shapes
