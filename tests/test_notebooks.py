@@ -40,3 +40,16 @@ def test_title_then_setup_then_exercises(path):
     first_code = next(c for c in cells if c["cell_type"] == "code")
     assert "profile = setup()" in "".join(first_code["source"])
     assert "Exercises" in "".join(cells[-1]["source"])
+
+
+def test_every_colab_address_is_the_one_in_pyproject():
+    import tomllib
+
+    repo = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["urls"]["Repository"]
+    readme = (ROOT / "README.md").read_text()
+    for path in NOTEBOOKS:
+        first_code = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        assert f'"LLMKIT_REPO", "{repo}"' in "".join(first_code["source"]), path.name
+        rel = path.relative_to(ROOT).as_posix()
+        colab = repo.replace("https://github.com/", "https://colab.research.google.com/github/")
+        assert f"{colab}/blob/main/{rel}" in readme, f"no Open in Colab link for {rel}"
