@@ -8,12 +8,14 @@ import json
 import sys
 from pathlib import Path
 
+from packaging.utils import canonicalize_name
+
 PROTECTED = {"ipykernel", "jupyter-client", "notebook", "tornado", "ipywidgets", "widgetsnbextension", "torch"}
 
 
 def key(name: str) -> str:
-    """A package name as pip compares them."""
-    return name.lower().replace("_", "-").replace(".", "-")
+    """A package name as pip compares them (PEP 503)."""
+    return canonicalize_name(name)
 
 
 def pins(path: Path) -> dict[str, str]:

@@ -13,15 +13,16 @@ NOT_ON_COLAB = {
 }  # fmt: skip
 
 
+def package_name(spec: str) -> str:
+    """The package a requirement line names, lower-cased ('llama-cpp-python[server]==0.3.36' -> 'llama-cpp-python');
+    plain string work, so that this runs on any Python before anything is installed."""
+    return re.split(r"[\[<>=!~ ;]", spec.strip(), maxsplit=1)[0].lower()
+
+
 def colab_lines(text: str) -> list[str]:
     """requirements.txt lines (comments dropped) whose package is not in NOT_ON_COLAB."""
-    out = []
-    for line in text.splitlines():
-        spec = line.split("#", 1)[0].strip()
-        name = re.split(r"[\[<>=!~ ;]", spec, maxsplit=1)[0].lower() if spec else ""
-        if name and name not in NOT_ON_COLAB:
-            out.append(spec)
-    return out
+    specs = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    return [spec for spec in specs if spec and package_name(spec) not in NOT_ON_COLAB]
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ PROTECTED = {"ipykernel", "jupyter_client", "notebook", "tornado", "ipywidgets",
 
 
 def names(lines: list[str]) -> set[str]:
-    return {re.split(r"[\[<>=!~ ;]", line, maxsplit=1)[0].lower() for line in lines}
+    return {colab_requirements.package_name(line) for line in lines}
 
 
 def test_colab_installs_no_jupyter_or_test_tools_and_every_other_requirement():

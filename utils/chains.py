@@ -93,24 +93,28 @@ class ToolPredictor:
                                           {"role": "user", "content": item.text}]  # fmt: skip
         tools = None if self.in_prompt else [SIMILAR_ITEMS_TOOL]
         first = self.chat_fn(self.model, messages, max_tokens=self.call_tokens, tools=tools)
-        calls = first.tool_calls or ([] if not self.in_prompt else [c for c in [call_in_text(first.text)] if c])
+        calls = first.tool_calls
+        if self.in_prompt:  # no tools API: a call is JSON the model wrote in its reply
+            found = call_in_text(first.text)
+            calls = [found] if found else []
         results, entry, text = [first], {"called": bool(calls), "valid": False, "query": None}, first.text
         if calls:
             call = calls[0]
             query = parse_tool_arguments(call, "similar_items", "description")
             entry.update(valid=query is not None, query=query)
             text = ""  # an invalid call is a miss: the model gave no price
-            if query is not None and self.in_prompt:  # the result goes back as text too
-                messages += [{"role": "assistant", "content": first.text},
-                             {"role": "user", "content": f"similar_items returned:\n{self.similar_items(query)}\n"
-                                                         "Reply with the price only."}]  # fmt: skip
-            elif query is not None:
-                messages += [
-                    {"role": "assistant", "content": "", "tool_calls": [{"id": call["id"], "type": "function",
-                     "function": {"name": call["name"], "arguments": call["arguments"]}}]},
-                    {"role": "tool", "tool_call_id": call["id"], "content": self.similar_items(query)},
-                ]  # fmt: skip
             if query is not None:
+                found_items = self.similar_items(query)
+                if self.in_prompt:  # the result goes back as text, as the call came
+                    messages += [{"role": "assistant", "content": first.text},
+                                 {"role": "user", "content": f"similar_items returned:\n{found_items}\n"
+                                                             "Reply with the price only."}]  # fmt: skip
+                else:
+                    messages += [
+                        {"role": "assistant", "content": "", "tool_calls": [{"id": call["id"], "type": "function",
+                         "function": {"name": call["name"], "arguments": call["arguments"]}}]},
+                        {"role": "tool", "tool_call_id": call["id"], "content": found_items},
+                    ]  # fmt: skip
                 second = self.chat_fn(self.answer_model or self.model, messages, max_tokens=10)
                 results.append(second)
                 text = second.text

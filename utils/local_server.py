@@ -151,7 +151,7 @@ class LocalServer:
         atexit.register(self.stop)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
+            if self.dead():
                 raise LocalServerCrashedError(self.death("while starting"))
             try:
                 with urllib.request.urlopen(self.ready_url, timeout=1) as resp:

