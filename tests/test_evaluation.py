@@ -161,3 +161,21 @@ def test_running_cost_is_computed_from_measured_seconds(tmp_path):
 
 def test_dollars_read_as_money_without_exponents():
     assert [ev.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0"]
+
+
+def test_the_decision_plot_numbers_every_row_and_greys_what_is_not_compared():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    results = pd.DataFrame([
+        {"approach": "a", "family": "baseline", "n": 40, "unparseable": 0, "mae": 100.0, "mae_lo": 60.0,
+         "mae_hi": 140.0, "hit_rate": 0.3, "seconds_per_item": 0.01, "compute_per_1k": 1e-5, "api_per_1k": None,
+         "effort_estimate": "m"},
+        {"approach": "b", "family": "prompting", "n": 40, "unparseable": 34, "mae": 20.0, "mae_lo": 10.0,
+         "mae_hi": 30.0, "hit_rate": 0.05, "seconds_per_item": 0.5, "compute_per_1k": 0.0, "api_per_1k": 0.02,
+         "effort_estimate": "m"},
+    ])  # fmt: skip
+    ax = ev.plot_decision(ev.decision_table(results), "dollars_per_1k", "dollars", "t")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["baseline", "priced under 90% of items: not compared"]  # b: not drawn as prompting
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1"]

@@ -442,6 +442,28 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     return table[cols].sort_values(["compared", "mae"], ascending=[False, True]).reset_index(drop=True)
 
 
+def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any = None) -> Any:
+    """Error (with its 95% interval) of every approach of a decision_table against a cost column, on a log axis.
+    Points carry the table's row numbers (the table is shown beside the plot) so that close points stay readable;
+    approaches that priced too few items to compare are hollow and grey."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(9, 5.5))[1]
+    shown = table.assign(x=table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4))
+    for fam, grp in shown[shown["compared"]].groupby("family"):
+        interval = [grp["mae"] - grp["mae_lo"], grp["mae_hi"] - grp["mae"]]
+        ax.errorbar(grp["x"], grp["mae"], yerr=interval, fmt="o", capsize=3, label=fam)
+    left = shown[~shown["compared"]]
+    if len(left):
+        ax.scatter(left["x"], left["mae"], facecolors="none", edgecolors="grey",
+                   label=f"priced under {MIN_ANSWERED:.0%} of items: not compared")  # fmt: skip
+    for i, r in shown.iterrows():
+        ax.annotate(str(i), (r["x"], r["mae"]), fontsize=8, xytext=(5, 3), textcoords="offset points")
+    ax.set(xscale="log", xlabel=xlabel, ylabel="mean absolute error on priced replies ($)", title=title)
+    ax.legend(fontsize=8, title="family (numbers: rows of the table above)", title_fontsize=8)
+    return ax
+
+
 def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[str, Any]:
     """The decision read off the table, among approaches that priced at least min_answered of their items: the most
     accurate, the most accurate one that calls a language model, and the cheapest whose error interval reaches the
