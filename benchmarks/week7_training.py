@@ -7,6 +7,8 @@ Two modes:
   weights (nothing is downloaded), trained a few LoRA steps in each candidate configuration that plan_training
   chooses between, on whatever device is here: tokens/s, peak memory and projected hours for one epoch of the
   course's 400k items. On a CPU only the small shape runs; `--quick` is the CI-sized run.
+* `--logits`: the offline config's training step on real price batches, with logits for every position (the usual
+  collator) against logits only where the price is (the kit's `PriceTokensCollator`): seconds per step, same loss.
 """
 
 from __future__ import annotations
@@ -172,11 +174,48 @@ def offline_config(steps: int = 10) -> int:
     return 0 if peak_gb() < LIMIT_GB else 1
 
 
+def logits_table(steps: int = 4) -> list[dict]:
+    """Seconds per training step of SmolLM2 + LoRA on real price batches: full logits against price-only logits."""
+    from transformers import DataCollatorForSeq2Seq
+
+    profile = setup()
+    config = ft.config_for(profile)
+    tok, base = ft.load_base(config)
+    model = ft.lora_model(base, config)
+    model.train()
+    data = ft.build_dataset(tok, load_price_data(profile).train, config.max_length)
+    batches = [data[i * config.batch_size : (i + 1) * config.batch_size] for i in range(steps + 1)]
+    collators = {"every position (DataCollatorForSeq2Seq)": DataCollatorForSeq2Seq(tok, padding=True),
+                 "the price only (PriceTokensCollator)": ft.PriceTokensCollator(tok)}  # fmt: skip
+    rows = []
+    for name, collate in collators.items():
+        seconds, losses = 0.0, []
+        for step, examples in enumerate(batches):
+            start = time.perf_counter()
+            loss = model(**collate(examples)).loss
+            loss.backward()
+            model.zero_grad(set_to_none=True)
+            if step:  # the first step warms up
+                seconds += time.perf_counter() - start
+                losses.append(loss.item())
+        per_step, mean_loss = round(seconds / steps, 2), round(sum(losses) / steps, 4)
+        rows.append({"logits for": name, "batch": f"{config.batch_size} items", "seconds/step": per_step,
+                     "mean loss": mean_loss})  # fmt: skip
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", action="store_true", help="random-weight models of named shapes")
     parser.add_argument("--quick", action="store_true", help="CI-sized: fewer, shorter steps")
+    parser.add_argument("--logits", action="store_true", help="full logits against the price's only")
     args = parser.parse_args(argv)
+    if args.logits:
+        import pandas as pd
+
+        print(f"CPU ({torch.get_num_threads()} threads); date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}")
+        print(pd.DataFrame(logits_table()).to_string(index=False))
+        return 0
     if not args.shapes:
         return offline_config()
     import pandas as pd

@@ -214,6 +214,38 @@ def test_grouping_by_length_cuts_padding(tok, tiny_model, tmp_path, monkeypatch)
     assert shares[False] > 0.2 and shares[True] < shares[False] / 2
 
 
+def test_price_only_logits_give_the_full_loss_and_gradients(tok, tiny_model):
+    """The collator's left padding and last-positions logits must train exactly what full logits would."""
+    from transformers import DataCollatorForSeq2Seq
+
+    varied = ITEMS[:3] + [Item("long", "A kettle with a very long description of its features. " * 3, 1234.5, "s")]
+    examples = ft.build_dataset(tok, varied * 2, 128)
+    full = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)(examples)
+    short = ft.PriceTokensCollator(tok)(examples)
+    assert short["logits_to_keep"] < full["input_ids"].shape[1] // 3  # the point: few positions get logits
+    grads = []
+    for batch in (full, short):
+        tiny_model.zero_grad()
+        loss = tiny_model(**batch).loss
+        loss.backward()
+        grads.append((loss.item(), tiny_model.model.layers[0].self_attn.q_proj.weight.grad.clone()))
+    assert grads[0][0] == pytest.approx(grads[1][0], rel=1e-5)
+    assert torch.allclose(grads[0][1], grads[1][1], atol=1e-6, rtol=1e-4)
+
+
+def test_price_token_loss_in_batches_equals_one_item_at_a_time(tok, tiny_model):
+    items = ITEMS[:5] + [Item("long", "A kettle with a very long description of its features. " * 3, 1234.5, "s")]
+    tiny_model.eval()
+    total = count = 0
+    for item in items:  # the definition: every learned token of every item, weighted equally
+        ex, _ = ft.encode_example(tok, item, 128)
+        with torch.no_grad():
+            loss = tiny_model(input_ids=torch.tensor([ex["input_ids"]]), labels=torch.tensor([ex["labels"]])).loss
+        n = sum(label != -100 for label in ex["labels"][1:])
+        total, count = total + loss.item() * n, count + n
+    assert ft.price_token_loss(tiny_model, tok, items, 128, batch_size=4) == pytest.approx(total / count, rel=1e-5)
+
+
 def test_batched_generation_matches_one_at_a_time(tok, tiny_model):
     tiny_model.eval()
     items = ITEMS[:6] + [Item("long", "A kettle with a very long description of its many features. " * 3, 9.0, "s")]

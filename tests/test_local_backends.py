@@ -149,3 +149,26 @@ def test_evaluation_stops_when_its_server_is_dead(crashing_llama, monkeypatch):
     with pytest.raises(LocalServerCrashedError, match=r"stopped after 3 of 12 items, 0 answered: .*SIGSEGV"):
         evaluate(predictor, items, "dead server", progress=False)
     assert len(calls) == 3  # not a table of twelve misses
+
+
+@pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama.cpp is not built here (Colab)")
+def test_the_server_file_is_the_packaged_model_requantised_to_q8(monkeypatch, tmp_path):
+    """llama.cpp serves Q8_0 (faster CPU kernels); it must hold the packaged Q4_1 model's tensors, weight for weight."""
+    import gguf
+    import numpy as np
+    from gguf.quants import dequantize
+
+    from utils.assets import smollm2_gguf, smollm2_server_gguf
+
+    monkeypatch.setenv("LLMKIT_MODEL_CACHE", str(tmp_path))
+    made = smollm2_server_gguf()
+    assert made.parent == tmp_path and smollm2_server_gguf().stat().st_mtime_ns == made.stat().st_mtime_ns  # once
+    source, served = gguf.GGUFReader(str(smollm2_gguf())), gguf.GGUFReader(str(made))
+    assert served.fields["general.file_type"].parts[-1][0] == gguf.LlamaFileType.MOSTLY_Q8_0
+    old, new = {t.name: t for t in source.tensors}, {t.name: t for t in served.tensors}
+    assert old.keys() == new.keys() and len(old) > 200
+    for name in ("blk.0.attn_q.weight", "blk.29.ffn_down.weight"):
+        a, b = dequantize(old[name].data, old[name].tensor_type), dequantize(new[name].data, new[name].tensor_type)
+        assert new[name].tensor_type == gguf.GGMLQuantizationType.Q8_0 and a.shape == b.shape
+        assert np.abs(a - b).max() <= np.abs(a).max() / 127  # within one Q8_0 step of the largest weight
+    assert not list(tmp_path.glob("*.partial-*"))

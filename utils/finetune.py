@@ -191,7 +191,7 @@ def config_for(profile: Any, device: Device | None = None, base: str | None = No
     """The offline config trains minutes on a CPU; the full one is LoRA on `base` (a Hugging Face id, e.g. week 4's
     rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size."""
     if profile.offline:
-        # 30 steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
+        # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
         return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
     from .catalog import model_params_b
@@ -343,7 +343,7 @@ class StopAtStep(TrainerCallback):
 
 def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, callbacks: list | None = None) -> Any:
     """A transformers Trainer for the config: progress bar, loss logged every few steps, checkpoints kept."""
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
+    from transformers import Trainer, TrainingArguments
 
     use_gpu = torch.cuda.is_available()
     config.output_dir.mkdir(parents=True, exist_ok=True)
@@ -370,8 +370,30 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
         remove_unused_columns=False,
         disable_tqdm=False,
     )
-    collator = DataCollatorForSeq2Seq(tok, padding=True, label_pad_token_id=-100)
-    return Trainer(model=model, args=args, train_dataset=dataset, data_collator=collator, callbacks=callbacks or [])
+    return Trainer(
+        model=model, args=args, train_dataset=dataset, data_collator=PriceTokensCollator(tok), callbacks=callbacks or []
+    )
+
+
+class PriceTokensCollator:
+    """Batches examples padded on the left, so every price sits at the end of its row, and asks the model for logits
+    only there (`logits_to_keep`): the vocabulary projection over every prompt token is skipped, a quarter of a
+    SmolLM2 step on a CPU (benchmarks/week7_training.py) and, on a GPU, the memory of the full logits. RoPE models
+    see only relative positions, so the left padding changes nothing else (tests/test_finetune.py checks the loss)."""
+
+    def __init__(self, tok: Any):
+        self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+
+    def __call__(self, examples: Sequence[dict[str, list[int]]]) -> dict[str, Any]:
+        width = max(len(e["input_ids"]) for e in examples)
+        keep = 1 + max(sum(label != -100 for label in e["labels"]) for e in examples)  # the first kept label is -100
+        pads = [width - len(e["input_ids"]) for e in examples]
+        return {
+            "input_ids": torch.tensor([[self.pad_id] * n + e["input_ids"] for n, e in zip(pads, examples)]),
+            "attention_mask": torch.tensor([[0] * n + [1] * len(e["input_ids"]) for n, e in zip(pads, examples)]),
+            "labels": torch.tensor([([-100] * n + e["labels"])[-keep:] for n, e in zip(pads, examples)]),
+            "logits_to_keep": keep,
+        }
 
 
 def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int = 3) -> dict[str, Any]:
@@ -430,18 +452,21 @@ def loss_history(trainer: Any) -> list[tuple[int, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Using the model: prices, adapters, merging
 # ----------------------------------------------------------------------------------------------------------------
-def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128) -> float:
+def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128, batch_size: int = 16) -> float:
     """Mean cross-entropy on the tokens the fine-tuning learns (the price, '.00' and the end token) for items."""
+    collate = PriceTokensCollator(tok)
+    examples = [encode_example(tok, item, max_length)[0] for item in items]
     total, count = 0.0, 0
     model.eval()
-    for item in items:
-        ex, _ = encode_example(tok, item, max_length)
-        ids = torch.tensor([ex["input_ids"]], device=model.device)
-        labels = torch.tensor([ex["labels"]], device=model.device)
+    for start in range(0, len(examples), batch_size):
+        batch = collate(examples[start : start + batch_size])
+        labels = batch.pop("labels").to(model.device)
         with torch.no_grad():
-            loss = model(input_ids=ids, labels=labels).loss.item()
-        n = sum(1 for label in ex["labels"][1:] if label != -100)
-        total, count = total + loss * n, count + n
+            logits = model(**{k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}).logits
+        predicted, target = logits[:, :-1].float(), labels[:, 1:]  # position t predicts token t + 1
+        total += torch.nn.functional.cross_entropy(predicted.reshape(-1, predicted.shape[-1]), target.reshape(-1),
+                                                   ignore_index=-100, reduction="sum").item()  # fmt: skip
+        count += int((target != -100).sum())
     return total / count
 
 

@@ -30,9 +30,9 @@ LOCAL_CONTEXT = 8192  # the window the kit gives SmolLM2 (its model card: 8k)
 
 def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     """alias -> backend -> the function giving the model's files for that server (GGUF file or transformers folder)."""
-    from .assets import smollm2_folder, smollm2_gguf
+    from .assets import smollm2_folder, smollm2_server_gguf
 
-    files = {"llama.cpp": smollm2_gguf, "transformers": smollm2_folder}
+    files = {"llama.cpp": smollm2_server_gguf, "transformers": smollm2_folder}
     return {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
 
 

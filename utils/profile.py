@@ -49,10 +49,10 @@ SIZES: dict[str, dict[str, int]] = {
         "repair_rounds": 2,
         "humaneval_problems": 3,
         "few_shot_max_k": 16,
-        "train_steps": 30,
+        "train_steps": 24,
         "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
         "ttft_max_prompt_tokens": 2048,  # 4,096 costs another ~25 s of prompt reading on 2 cores
-        "chain_items": 20,  # test items for the chain and tool predictors (two calls per item each)
+        "chain_items": 16,  # test items for the chain and tool predictors (two calls per item each)
     },
     "full": {
         "price_train_items": 8000,
