@@ -40,7 +40,8 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 # Refresh the lock: rm -rf .venv; make setup CONSTRAINTS=/dev/null; make test; make lock; commit constraints.txt.
 lock: setup
 	{ echo "# The exact versions \`make test\` passed with, written by \`make lock\` (README: Refreshing the lock)."; \
-	  $(PIP) freeze --exclude-editable | grep -v -E "^(llm-engineering-kit|-e )" | LC_ALL=C sort -f; } > constraints.txt
+	  echo "# A marker keeps a release off the Pythons it does not support: there pip takes the newest that runs."; \
+	  $(PY) scripts/write_lock.py; } > constraints.txt
 	@echo "constraints.txt rewritten: run make test before committing it"
 
 run: setup

@@ -13,7 +13,7 @@ import csv
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 COMMIT = "c8b8fd6ed97dc2b4a64d1ff2132d0feed7e02ac0"  # 2026-02-11, the last commit before the data moved out
@@ -78,7 +78,7 @@ def main(repo: Path, out: Path) -> None:
             scores = {
                 BENCHMARKS[r["evaluation_name"]]: r["score_details"]["score"] for r in record["evaluation_results"]
             }
-            retrieved = datetime.fromtimestamp(float(record["retrieved_timestamp"]), timezone.utc).date()
+            retrieved = datetime.fromtimestamp(float(record["retrieved_timestamp"]), UTC).date()
             writer.writerow(
                 {
                     "model": model,

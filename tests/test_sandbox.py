@@ -1,21 +1,82 @@
-"""Hostile programs against the sandbox, under bubblewrap and under the limits-only fallback.
+"""Hostile programs against the sandbox, under bubblewrap and under the fallback (limits, plus Landlock where the
+kernel has it), with the kit run by this test's user and by an ordinary user.
 
 Each test asserts the one-sentence reason in the result and that nothing outside the sandbox changed; under the
-fallback, the tests that it cannot pass assert the gap instead, so the README's claims stay true.
+fallback, the tests that it cannot pass assert the gap instead, so the README's claims stay true. CI runs as root:
+there the ordinary user is a throwaway uid that a forked child of the test drops to before it calls the kit, so the
+fallback's "runs as you" case is tested on every change, not only on a student's machine.
 """
 
 import os
+import pickle
+import shutil
+import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from utils import landlock
 from utils import sandbox as sb
 
 MODES = ["bubblewrap", "limits only"]
+THROWAWAY_UID = 54_321  # no account needed: the kernel only knows numbers
+
+
+class Kit:
+    """The kit as one user runs it: run() is sandbox.run_limited, called in this process or in a child that has
+    dropped root to a throwaway uid first. A program that kills the kit's own process makes run() raise KitKilled."""
+
+    def __init__(self, uid: int | None):
+        self.uid = uid
+        self.root = uid is None and os.geteuid() == 0
+        self.owner = os.geteuid() if uid is None else uid
+
+    def run(self, cmd: list[str], **kwargs) -> sb.RunResult:
+        if self.uid is None:
+            return sb.run_limited(cmd, **kwargs)
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: become the ordinary user, then call the kit as that user would
+            try:
+                os.close(read)
+                os.setgroups([])
+                os.setgid(self.uid)
+                os.setuid(self.uid)
+                reply = ("ok", sb.run_limited(cmd, **kwargs))
+            except BaseException as err:  # noqa: BLE001 - reported to the parent, which fails the test
+                reply = ("error", repr(err))
+            with os.fdopen(write, "wb") as pipe:
+                pickle.dump(reply, pipe)
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read, "rb") as pipe:
+            data = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if not data:
+            raise KitKilled(f"the kit's process ended without a result (wait status {status})")
+        kind, value = pickle.loads(data)
+        if kind == "error":
+            raise AssertionError(f"the kit raised as uid {self.uid}: {value}")
+        return value
+
+
+class KitKilled(Exception):
+    pass
+
+
+@pytest.fixture(params=["you", "an ordinary user"])
+def kit(request):
+    if request.param == "you":
+        return Kit(None)
+    if os.geteuid() != 0:
+        pytest.skip("this test run is already an ordinary user's (the 'you' case); CI, as root, runs both")
+    return Kit(THROWAWAY_UID)
 
 
 @pytest.fixture(params=MODES)
@@ -40,81 +101,94 @@ def build(code: str) -> str:
 
 
 @pytest.fixture
-def outside(tmp_path):
-    """A folder of 'the user's files' (readable by everyone, as a home folder's files often are)."""
-    folder = tmp_path / "users-files"
+def outside(kit):
+    """A folder of 'the user's files', owned by whoever runs the kit (readable by everyone, as a home folder's files
+    often are)."""
+    root = Path(tempfile.mkdtemp(prefix="users-"))
+    folder = root / "users-files"
     folder.mkdir()
     (folder / "notes.txt").write_text("precious")
-    os.chmod(tmp_path, 0o755)
-    os.chmod(folder, 0o755)
-    return folder
+    for path in (root, folder, folder / "notes.txt"):
+        os.chmod(path, 0o755)
+        os.chown(path, kit.owner, -1) if os.geteuid() == 0 else None
+    yield folder
+    shutil.rmtree(root, ignore_errors=True)
 
 
-def test_fork_bomb_stops_at_the_process_limit(mode):
+def held_by_landlock() -> bool:
+    return bool(landlock.abi())
+
+
+def python_for(kit: Kit) -> str:
+    """The kit's Python; for the throwaway uid, the system's (root's own Python may sit in a private home)."""
+    return sys.executable if kit.uid is None else shutil.which("python3", path="/usr/bin:/bin") or sys.executable
+
+
+def test_fork_bomb_stops_at_the_process_limit(mode, kit):
     exe = build(
         "int main(){ for (int i = 0; i < 3000; ++i) { pid_t p = fork();"
         ' if (p == 0) { sleep(20); _exit(0); } if (p < 0) { printf("fork failed at %d\\n", i); return 3; } }'
         ' puts("forked 3000"); return 0; }'
     )
-    res = sb.run_limited([exe], timeout_s=20)
+    res = kit.run([exe], timeout_s=20)
     assert "fork failed" in res.stdout and "forked 3000" not in res.stdout
     assert int(res.stdout.split()[-1]) <= sb.Limits().processes
     assert res.returncode == 3 and not res.ok
 
 
-def test_ten_gigabyte_file_is_stopped_at_the_file_size_limit(mode):
+def test_ten_gigabyte_file_is_stopped_at_the_file_size_limit(mode, kit):
     exe = build(
         'int main(){ FILE* f = fopen("big.bin", "wb"); static char buf[1 << 20];'
         ' for (int i = 0; i < 10240; ++i) fwrite(buf, 1, sizeof buf, f); fclose(f); puts("wrote 10 GB"); }'
     )
     start = time.perf_counter()
-    res = sb.run_limited([exe], timeout_s=60)
+    res = kit.run([exe], timeout_s=60)
     assert "wrote 10 GB" not in res.stdout and "file-size limit" in res.problem()
     assert time.perf_counter() - start < 30
 
 
-def test_printing_gigabytes_is_stopped(mode):
+def test_printing_gigabytes_is_stopped(mode, kit):
     exe = build(
         "int main(){ static char line[1 << 16]; memset(line, 'x', sizeof line - 1);"
         " for (long i = 0; i < 100000; ++i) puts(line); }"
     )
-    res = sb.run_limited([exe], timeout_s=60)
+    res = kit.run([exe], timeout_s=60)
     assert not res.ok and "file-size limit" in res.problem()
     assert len(res.stdout) <= sb.Limits().output_kb * 1024
 
 
-def test_writing_into_the_users_files_fails(mode, outside):
+def test_writing_into_the_users_files_fails(mode, kit, outside):
     exe = build(
         'int main(int argc, char** argv){ FILE* f = fopen(argv[1], "w");'
         ' if (!f) { perror("open"); return 1; } fputs("pwned", f); fclose(f); }'
     )
     target = outside / "pwned.txt"
-    res = sb.run_limited([exe, str(target)])
-    if mode == "limits only" and os.geteuid() != 0:  # the fallback runs as you: it cannot protect your files
-        assert target.exists()
+    res = kit.run([exe, str(target)])
+    if mode == "limits only" and not kit.root and not held_by_landlock():  # runs as you, nothing else holds
+        assert target.exists() and "write your files" in sb.describe_protection()
         return
     assert not target.exists() and not res.ok and "exited with code 1" in res.problem()
 
 
-def test_deleting_a_file_outside_its_folder_fails(mode, outside):
+def test_deleting_a_file_outside_its_folder_fails(mode, kit, outside):
     exe = build('int main(int argc, char** argv){ if (remove(argv[1]) != 0) { perror("remove"); return 1; } }')
     victim = outside / "notes.txt"
-    res = sb.run_limited([exe, str(victim)])
-    if mode == "limits only" and os.geteuid() != 0:
+    res = kit.run([exe, str(victim)])
+    if mode == "limits only" and not kit.root and not held_by_landlock():
         assert not victim.exists()
         return
     assert victim.read_text() == "precious" and "exited with code 1" in res.problem()
 
 
-def test_the_home_folder_is_invisible_under_bubblewrap(mode):
-    res = sb.run_limited(["/bin/ls", str(Path.home())])
+def test_the_home_folder_is_invisible_under_bubblewrap(mode, kit):
+    res = kit.run(["/bin/ls", str(Path.home())])
     if mode == "bubblewrap":
         assert not res.ok and "No such file" in res.stderr
     else:
         assert res.ok or "Permission denied" in res.stderr  # the fallback does not hide folders
 
 
-def test_network_is_cut_under_bubblewrap(mode):
+def test_network_is_cut_under_bubblewrap(mode, kit):
     received = []
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -139,10 +213,14 @@ def test_network_is_cut_under_bubblewrap(mode):
         ' if (connect(s, (sockaddr*)&a, sizeof a) != 0) { perror("connect"); return 1; }'
         ' send(s, "stolen data", 11, 0); puts("sent"); }'
     )
-    res = sb.run_limited([exe, str(port)], timeout_s=10)
-    if mode == "limits only":  # the fallback cannot cut the network: the test documents that
+    res = kit.run([exe, str(port)], timeout_s=10)
+    if mode == "limits only" and landlock.abi() < 4:  # no Landlock TCP rules here: the test documents the gap
         listener.join(6)
-        assert res.ok and received == [b"stolen data"]
+        assert res.ok and received == [b"stolen data"] and "use the network" in sb.describe_protection()
+    elif mode == "limits only":
+        server.close()
+        listener.join(6)
+        assert received == [] and not res.ok and "connect: Permission denied" in res.stderr
     else:
         server.close()
         listener.join(6)
@@ -150,26 +228,26 @@ def test_network_is_cut_under_bubblewrap(mode):
     server.close()
 
 
-def test_keys_in_the_environment_are_not_visible(mode, monkeypatch):
+def test_keys_in_the_environment_are_not_visible(mode, kit, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-should-not-leak")
     monkeypatch.setenv("HF_TOKEN", "hf_should_not_leak")
-    res = sb.run_limited([sys.executable, "-I", "-c", "import os; print(dict(os.environ))"])
+    res = kit.run([python_for(kit), "-I", "-c", "import os; print(dict(os.environ))"])
     assert res.ok and "should-not-leak" not in res.stdout and "should_not_leak" not in res.stdout
 
 
-def test_infinite_loop_is_stopped_by_the_time_limit(mode):
+def test_infinite_loop_is_stopped_by_the_time_limit(mode, kit):
     exe = build("int main(){ volatile unsigned long x = 0; while (true) ++x; }")
-    res = sb.run_limited([exe], timeout_s=1)
+    res = kit.run([exe], timeout_s=1)
     assert res.timed_out and "time limit" in res.problem()
 
 
-def test_memory_hog_is_stopped_by_the_memory_limit(mode):
+def test_memory_hog_is_stopped_by_the_memory_limit(mode, kit):
     exe = build(
         "#include <vector>\nint main(){ std::vector<std::vector<char>> v; while (true) v.emplace_back(1 << 20, 1); }"
     )
-    res = sb.run_limited([exe], timeout_s=20, memory_mb=200)
+    res = kit.run([exe], timeout_s=20, memory_mb=200)
     assert res.out_of_memory and "memory" in res.problem()
-    py = sb.run_limited([sys.executable, "-c", "x = bytearray(400 * 1024 * 1024)"], memory_mb=200)
+    py = kit.run([python_for(kit), "-c", "x = bytearray(400 * 1024 * 1024)"], memory_mb=200)
     assert py.out_of_memory
 
 
@@ -183,21 +261,21 @@ def _alive(name: str) -> bool:
     return False
 
 
-def test_a_detached_child_does_not_outlive_the_run(mode):
+def test_a_detached_child_does_not_outlive_the_run(mode, kit):
     name = f"stray{os.getpid() % 100000}"
     exe = build(
         "#include <sys/prctl.h>\nint main(int argc, char** argv){ if (fork() == 0) { setsid();"
         ' prctl(PR_SET_NAME, argv[1]); sleep(30); _exit(0); } usleep(200000); puts("parent done"); }'
     )
-    res = sb.run_limited([exe, name], timeout_s=10)
+    res = kit.run([exe, name], timeout_s=10)
     assert res.ok and "parent done" in res.stdout
     time.sleep(0.3)
     assert not _alive(name)
 
 
-def test_the_throwaway_folder_is_removed(mode):
+def test_the_throwaway_folder_is_removed(mode, kit):
     before = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmkit-run-*"))
-    res = sb.run_limited([sys.executable, "-I", "-c", "open('scratch.txt', 'w').write('x'); print('ok')"])
+    res = kit.run([python_for(kit), "-I", "-c", "open('scratch.txt', 'w').write('x'); print('ok')"])
     after = set(Path(os.environ.get("TMPDIR", "/tmp")).glob("llmkit-run-*"))
     assert res.ok and after == before
 
@@ -218,7 +296,125 @@ def test_timing_leaves_out_the_sandbox_start_up(mode):
 
 def test_the_protection_is_described(mode):
     text = sb.describe_protection()
+    budget = f"at most {sb.Limits.disk_mb} MB and {sb.Limits.max_files:,} files written"
+    assert budget in text
     if mode == "bubblewrap":
         assert "no network" in text and "no access to your files" in text
+    elif landlock.abi() >= 6:  # this kernel: say exactly what holds, and what does not
+        assert f"Landlock ABI {landlock.abi()}" in text and "writes only inside its own folder" in text
+        assert "no TCP connections" in text and "no signals to your other processes" in text
+        assert "can still read your files and send UDP" in text
+    elif landlock.abi():
+        assert "Landlock" in text and "can still read your files" in text
     else:
-        assert "limits only" in text and "can still read your files and use the network" in text
+        assert "limits only" in text and "can still read and write your files" in text
+
+
+def test_each_landlock_abi_is_described_by_what_it_holds():
+    assert landlock.protections(0) == []
+    assert landlock.protections(3) == ["writes only inside its own folder"]
+    assert "no TCP connections" in landlock.protections(4) and len(landlock.protections(5)) == 2
+    assert landlock.protections(6)[-1] == "no signals to your other processes"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Writing too much: the budget for bytes and files, in the program's folder and its /tmp, and nothing left behind
+# ----------------------------------------------------------------------------------------------------------------
+def _flood(folder: str, files: int, mb: int, children: int = 0) -> str:
+    """A program writing `files` files of `mb` MB each into folder (each under the per-file limit), from
+    `children` extra processes as well."""
+    return build(
+        "#include <sys/wait.h>\nint main(int argc, char** argv){ static char buf[1 << 20]; memset(buf, 1, sizeof buf);"
+        f" for (int c = 0; c < {children}; ++c) if (fork() == 0) break;"
+        f" for (int i = 0; i < {files}; ++i) {{ char name[256];"
+        f' snprintf(name, sizeof name, "{folder}/%s-%d-%d", argv[1], getpid(), i);'
+        ' FILE* f = fopen(name, "wb"); if (!f) { perror("open"); return 1; }'
+        f" for (int m = 0; m < {mb}; ++m) fwrite(buf, 1, sizeof buf, f); fclose(f); }}"
+        ' while (wait(nullptr) > 0) {} puts("wrote it all"); }'
+    )
+
+
+def _left_in_tmp(tag: str) -> list[Path]:
+    return [p for p in Path("/tmp").glob(f"{tag}-*")]
+
+
+def test_many_files_each_under_the_file_limit_are_stopped_by_the_write_budget(mode, kit):
+    exe = _flood(".", files=40, mb=60)  # 2.4 GB in its own folder
+    res = kit.run([exe, "big"], timeout_s=60)
+    assert "wrote it all" not in res.stdout and f"wrote more than {sb.Limits.disk_mb} MB" in res.problem()
+    assert sb.Limits.disk_mb < res.wrote_mb <= 2 * sb.Limits.disk_mb  # the bound the README gives
+    assert not list(Path(tempfile.gettempdir()).glob("llmkit-run-*/work/big-*"))
+
+
+def test_many_processes_writing_at_once_are_stopped_together(mode, kit):
+    exe = _flood(".", files=8, mb=60, children=7)  # 8 processes, 480 MB each
+    res = kit.run([exe, "many"], timeout_s=60)
+    assert "wrote it all" not in res.stdout and "wrote more than" in res.problem()
+    assert res.wrote_mb <= 2 * sb.Limits.disk_mb
+
+
+def test_flooding_tmp_leaves_nothing_in_the_machines_tmp(mode, kit):
+    tag = f"llmkit-flood{os.getpid()}"
+    exe = _flood("/tmp", files=40, mb=60)
+    res = kit.run([exe, tag], timeout_s=60)
+    left = _left_in_tmp(tag)
+    for path in left:
+        path.unlink()
+    if mode == "limits only" and not held_by_landlock():  # no way to keep it out of /tmp: the gap, stated
+        assert left and "write outside its folder" in sb.describe_protection()
+        return
+    assert left == [] and "wrote it all" not in res.stdout
+    if mode == "bubblewrap":  # its /tmp is a folder of its box: the budget counts it
+        assert f"wrote more than {sb.Limits.disk_mb} MB" in res.problem()
+    else:  # Landlock: /tmp outside its folders is not writable at all
+        assert "open: Permission denied" in res.stderr and not res.ok
+
+
+def test_a_hundred_thousand_empty_files_are_stopped_at_the_file_count(mode, kit):
+    exe = build(
+        "#include <fcntl.h>\nint main(){ for (int i = 0; i < 100000; ++i) { char n[32];"
+        ' snprintf(n, sizeof n, "e%d", i);'
+        ' int fd = open(n, O_CREAT | O_WRONLY, 0644); if (fd < 0) { perror("open"); return 1; } close(fd); }'
+        ' puts("made them all"); }'
+    )
+    start = time.perf_counter()
+    res = kit.run([exe], timeout_s=60)
+    assert "made them all" not in res.stdout and f"created more than {sb.Limits.max_files:,} files" in res.problem()
+    assert time.perf_counter() - start < 30
+
+
+def test_a_locked_folder_is_still_counted_and_removed(mode, kit):
+    exe = build(
+        '#include <sys/stat.h>\nint main(){ mkdir("hide", 0700); static char buf[1 << 20];'
+        ' for (int i = 0; i < 40; ++i) { char n[64]; snprintf(n, sizeof n, "hide/f%d", i);'
+        ' FILE* f = fopen(n, "wb"); for (int m = 0; m < 60; ++m) fwrite(buf, 1, sizeof buf, f); fclose(f);'
+        ' if (i == 0) chmod("hide", 0300); } puts("hid it all"); }'
+    )
+    before = set(Path(tempfile.gettempdir()).glob("llmkit-run-*"))
+    res = kit.run([exe], timeout_s=60)
+    assert "hid it all" not in res.stdout and "wrote more than" in res.problem()
+    assert set(Path(tempfile.gettempdir()).glob("llmkit-run-*")) == before
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# kill(-1): every process the program may signal
+# ----------------------------------------------------------------------------------------------------------------
+def test_killing_every_process_spares_the_users_other_processes(mode, kit):
+    unprotected = mode == "limits only" and not kit.root and landlock.abi() < 6
+    if unprotected and kit.uid is None:  # it would kill this very test run: the gap is stated instead
+        assert "signal your other processes" in sb.describe_protection()
+        return
+    bystander = subprocess.Popen(["sleep", "60"], preexec_fn=(lambda: os.setuid(kit.owner)) if kit.uid else None)
+    exe = build('#include <csignal>\nint main(){ int r = kill(-1, SIGKILL); printf("kill returned %d\\n", r); }')
+    try:
+        res = kit.run([exe], timeout_s=10)
+    except KitKilled:
+        assert unprotected, "the program killed the kit's own process"
+        assert "signal your other processes" in sb.describe_protection()
+        return
+    finally:
+        alive = bystander.poll() is None
+        bystander.kill()
+        bystander.wait()
+    assert not unprotected and alive and bystander.returncode == -signal.SIGKILL
+    assert "kill returned" in res.stdout or res.returncode == -signal.SIGKILL  # at most it killed itself

@@ -4,10 +4,13 @@ Two layers, the strongest the OS offers:
 
 * **limits**, set in the child itself before it starts (no shell in between): CPU seconds, address space, number of
   processes, size of any file written (stdout included), no core dumps, open files; a wall-clock timeout; an
-  environment with nothing but PATH and a locale; a throwaway folder. Run as root, the child also drops to `nobody`.
+  environment with nothing but PATH, a locale and TMPDIR; a throwaway folder with its own /tmp, and a budget for all
+  it writes there (bytes and files, checked every 10 ms while it runs). Run as root, the child also drops to `nobody`.
 * **bubblewrap** (`bwrap`, Linux) where it is installed: the program sees only read-only system folders and its own
   throwaway folder (never the home folder or the kit's folder), has no network, its own process and IPC namespaces,
   and everything it started dies with it, even a child that detached itself into a new session.
+* **Landlock** (Linux 5.13+, no privileges needed) where bubblewrap cannot run: the child forbids itself writes
+  outside its folders, TCP connections (ABI 4+) and signals to processes outside (ABI 6+) before the program starts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -29,6 +33,7 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
+from . import landlock
 from .errors import BadInputError, LLMKitError
 
 CXX_FLAGS = ["-O3", "-std=c++17", "-march=native"]
@@ -46,6 +51,8 @@ class Limits:
     file_mb: int = 64  # the largest file it may write, its output included
     open_files: int = 64
     output_kb: int = 1024  # how much of stdout/stderr is read back
+    disk_mb: int = 256  # everything it writes, its folder and its /tmp together
+    max_files: int = 4096  # files and folders it may create there
 
     @property
     def cpu_s(self) -> int:
@@ -85,19 +92,32 @@ _announced: set[str] = set()
 
 
 def describe_protection() -> str:
-    """One paragraph: what protects this machine from the programs the kit runs, and how to get more."""
+    """One paragraph: what protects this machine from the programs the kit runs, what does not hold, how to get more."""
+    budget = f"at most {Limits.disk_mb} MB and {Limits.max_files:,} files written, removed after the run"
     if isolation() == "bubblewrap":
         return (
             "sandbox: bubblewrap + resource limits (no network, no access to your files, process limit, "
-            "file-size limit, everything killed after the run)"
+            f"file-size limit, {budget}, everything killed after the run)"
+        )
+    held = landlock.protections()
+    if held:
+        gaps = ["read your files"] + (["use the network"] if "no TCP connections" not in held else ["send UDP"])
+        if "no signals to your other processes" not in held:
+            gaps.append("signal your other processes")
+        return (
+            f"sandbox: resource limits + Landlock ABI {landlock.abi()} ({', '.join(held)}; {budget}; no keys). "
+            f"Generated code can still {' and '.join(gaps)}: install bubblewrap "
+            "(Debian/Ubuntu: `sudo apt-get install bubblewrap`) for isolation."
         )
     hint = {
-        "Linux": "install bubblewrap (Debian/Ubuntu: `sudo apt-get install bubblewrap`) for isolation",
-        "Darwin": "on macOS only limits are available; run untrusted code in a container or VM for isolation",
+        "Linux": "this kernel has no Landlock; install bubblewrap (`sudo apt-get install bubblewrap`) for isolation",
+        "Darwin": "macOS's own sandbox (Seatbelt profiles) is not used by the kit and is untested here; run untrusted "
+        "code in a container or VM for isolation",
     }.get(platform.system(), "run untrusted code in a container or VM for isolation")
     return (
-        f"sandbox: resource limits only (CPU, memory, processes, file size, timeout, no keys). Generated code "
-        f"can still read your files and use the network: {hint}."
+        f"sandbox: resource limits only (CPU, memory, processes, file size, timeout, no keys; {budget} in its "
+        f"folder). Generated code can still read and write your files, write outside its folder and use the "
+        f"network: {hint}."
     )
 
 
@@ -122,10 +142,25 @@ def new_folder(prefix: str) -> Path:
     return path
 
 
+def _unlock(path: str) -> None:
+    """Let the kit enter and empty a folder the program locked (chmod 000); it owns it, or is root."""
+    try:
+        os.chmod(path, 0o700)
+    except OSError:
+        pass
+
+
+def _retry_unlocked(_function: Callable, path: str, _error: object) -> None:
+    _unlock(os.path.dirname(path))
+    _unlock(path)
+    shutil.rmtree(path, ignore_errors=True) if os.path.isdir(path) else Path(path).unlink(missing_ok=True)
+
+
 def remove_folder(path: Path | None) -> None:
-    """Delete a temporary folder now."""
-    if path is not None:
-        shutil.rmtree(path, ignore_errors=True)
+    """Delete a temporary folder now, folders a program made unreadable included."""
+    if path is not None and os.path.lexists(path):
+        handler = {"onexc" if sys.version_info >= (3, 12) else "onerror": _retry_unlocked}
+        shutil.rmtree(path, **handler)  # type: ignore[arg-type]
 
 
 @atexit.register
@@ -148,6 +183,7 @@ class RunResult:
     timed_out: bool = False
     out_of_memory: bool = False
     stopped_by: str = ""  # the limit that stopped it, in words ("" when none did)
+    wrote_mb: float = 0.0  # the most its folder and its /tmp held at one check (MB on disk)
 
     @property
     def ok(self) -> bool:
@@ -168,9 +204,9 @@ class RunResult:
         return ""
 
 
-def safe_env(token: str = "") -> dict[str, str]:
+def safe_env(token: str = "", tmpdir: str = "/tmp") -> dict[str, str]:
     """A minimal environment for untrusted programs: no keys, no tokens, nothing inherited but PATH and locale."""
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONHASHSEED": "0", "TMPDIR": tmpdir}
     if token:
         env["LLMKIT_RUN"] = token  # lets the kit find and stop anything the run left behind
     return env
@@ -218,8 +254,9 @@ def _user_processes(uid: int) -> int:
         return 0
 
 
-def _limiter(limits: Limits, as_nobody: bool) -> Callable[[], None]:
-    """The function the child runs between fork and exec: drop root, then set every limit."""
+def _limiter(limits: Limits, as_nobody: bool, writable: list[str] | None = None) -> Callable[[], None]:
+    """The function the child runs between fork and exec: drop root, set every limit, then (where given) confine
+    writes to `writable` with Landlock."""
     import resource
 
     run_uid = NOBODY if as_nobody else os.geteuid()
@@ -242,6 +279,8 @@ def _limiter(limits: Limits, as_nobody: bool) -> Callable[[], None]:
                 resource.setrlimit(what, (value, value))
             except (ValueError, OSError):  # a limit this OS does not support (macOS has no RLIMIT_AS)
                 pass
+        if writable:
+            landlock.restrict_self(writable)
 
     return apply
 
@@ -281,9 +320,10 @@ def _readable_paths(cmd: list[str]) -> list[str]:
     ]
 
 
-def _wrap(cmd: list[str], workdir: Path, token: str, limits: Limits) -> list[str]:
-    """The command as bubblewrap runs it: its folder writable at the same path, the program's files read-only."""
-    args = [bwrap_path() or "bwrap", *_bwrap_base()]
+def _wrap(cmd: list[str], workdir: Path, scratch: Path, token: str) -> list[str]:
+    """The command as bubblewrap runs it: its folder writable at the same path, the program's files read-only, and
+    its /tmp a folder of its box on disk (bubblewrap 0.8 cannot size a tmpfs; this way the budget counts it)."""
+    args = [bwrap_path() or "bwrap", *_bwrap_base(), "--bind", str(scratch), "/tmp"]
     for path in _readable_paths(cmd):
         args += ["--ro-bind", path, path]
     args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
@@ -302,6 +342,60 @@ def _kill_leftovers(token: str) -> None:
                 os.kill(int(proc.name), signal.SIGKILL)
         except OSError:
             continue
+
+
+def _disk_use(folders: list[Path]) -> tuple[int, int]:
+    """Bytes on disk (allocated blocks: a sparse file counts what it holds) and entries under folders."""
+    size = count = 0
+    stack = [str(f) for f in folders]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except PermissionError:  # the program locked it (chmod 000): unlock and look again next time
+            _unlock(folder)
+            continue
+        except OSError:
+            continue
+        for entry in entries:
+            count += 1
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            size += getattr(info, "st_blocks", 0) * 512 or info.st_size
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(entry.path)
+    return size, count
+
+
+CHECK_EVERY_S = 0.01  # how often the write budget is checked; a program writing 3-4 GB/s into the page cache gets
+# about 50 MB past the budget between two checks (tests/test_sandbox.py bounds it at twice the budget)
+
+
+class _WriteBudget(threading.Thread):
+    """Watches a run's folders every 10 ms and stops the run when it has written more bytes or files than allowed."""
+
+    def __init__(self, folders: list[Path], limits: Limits, stop: Callable[[], None]):
+        super().__init__(daemon=True)
+        self.folders, self.limits, self.stop = folders, limits, stop
+        self.done, self.reason, self.peak_mb = threading.Event(), "", 0.0
+
+    def check(self) -> bool:
+        """Measure once; True (and the reason set) when the run is over its budget."""
+        size, files = _disk_use(self.folders)
+        self.peak_mb = max(self.peak_mb, size / 1024**2)
+        if size > self.limits.disk_mb * 1024**2:
+            self.reason = f"it wrote more than {self.limits.disk_mb} MB (its folder and its /tmp together)"
+        elif files > self.limits.max_files:
+            self.reason = f"it created more than {self.limits.max_files:,} files"
+        return bool(self.reason)
+
+    def run(self) -> None:
+        while not self.done.wait(CHECK_EVERY_S):
+            if self.check():
+                self.stop()
+                return
 
 
 def _read_capped(path: Path, limit_kb: int) -> tuple[str, bool]:
@@ -325,18 +419,21 @@ def run_limited(
     """Run an untrusted command in a throwaway folder with every limit set, inside bubblewrap where available."""
     limits = limits or Limits(wall_s=timeout_s, memory_mb=memory_mb)
     box = new_folder("llmkit-run-")
-    workdir = Path(cwd) if cwd else box / "work"
+    workdir, scratch = Path(cwd) if cwd else box / "work", box / "tmp"  # scratch: the program's /tmp
     workdir.mkdir(exist_ok=True)
+    scratch.mkdir()
     posix = os.name == "posix"
     as_nobody = posix and runs_as_nobody(cmd)
-    if as_nobody:  # the program runs as nobody: let it use (only) its own folder
+    if as_nobody:  # the program runs as nobody: let it use (only) its own folders
         os.chmod(box, 0o755)
-        os.chown(workdir, NOBODY, NOBODY)
+        for folder in (workdir, scratch):
+            os.chown(folder, NOBODY, NOBODY)
     token = uuid.uuid4().hex
     use_bwrap = posix and isolation() == "bubblewrap"
-    full = _wrap(cmd, workdir, token, limits) if use_bwrap else cmd
+    full = _wrap(cmd, workdir, scratch, token) if use_bwrap else cmd
     out_path, err_path = box / "stdout", box / "stderr"
-    limiter = _limiter(limits, as_nobody) if posix else None
+    writable = [str(workdir), str(scratch), os.devnull] if not use_bwrap and landlock.abi() else None
+    limiter = _limiter(limits, as_nobody, writable) if posix else None
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         try:
@@ -346,40 +443,56 @@ def run_limited(
                 stderr=err,
                 stdin=subprocess.DEVNULL,
                 cwd=workdir,
-                env=safe_env(token),
+                env=safe_env(token, "/tmp" if use_bwrap else str(scratch)),
                 start_new_session=True,
                 preexec_fn=limiter,
             )
-        except OSError as error:
+        except (OSError, subprocess.SubprocessError) as error:
             remove_folder(box)
             raise LLMKitError(f"Could not start {cmd[0]}: {error}") from None
+
+        def stop() -> None:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL) if posix else proc.kill()
+            except OSError:
+                pass
+            if posix and not use_bwrap:
+                _kill_leftovers(token)
+
+        budget = _WriteBudget([workdir, scratch], limits, stop)
+        budget.start()
         timed_out = False
         try:
             proc.wait(timeout=limits.wall_s)
         except subprocess.TimeoutExpired:
-            timed_out = True
-            if posix:
-                os.killpg(proc.pid, signal.SIGKILL)
+            timed_out = not budget.reason
+            stop()
             proc.kill()
             proc.wait()
         seconds = time.perf_counter() - start
     if posix and not use_bwrap:
         _kill_leftovers(token)
+    budget.done.set()
+    budget.join()
+    if not budget.reason:  # what a program wrote between the last check and its end counts too
+        budget.check()
     stdout, cut = _read_capped(out_path, limits.output_kb)
     stderr, _ = _read_capped(err_path, 64)
     remove_folder(box)
     code = proc.returncode
     oom = not timed_out and code != 0 and any(s in stderr for s in ("bad_alloc", "MemoryError", "Cannot allocate"))
-    stopped = ""
-    if not timed_out and not oom and code is not None and code < 0:
+    stopped = budget.reason
+    if not stopped and not timed_out and not oom and code is not None and code < 0:
         stopped = _SIGNALS.get(-code, f"it was killed by signal {-code}")
-    if use_bwrap and code is not None and code > 128 and not oom:  # bwrap reports the program's signal as 128+n
+    if not stopped and use_bwrap and code is not None and code > 128 and not oom:  # bwrap: the signal as 128+n
         stopped = _SIGNALS.get(code - 128, "")
     if "Cannot fork" in stderr or "Resource temporarily unavailable" in stderr:
         stopped = stopped or f"it tried to start more than {limits.processes} processes"
     if cut and not stopped:
         stopped = f"it printed more than {limits.output_kb} KB"
-    return RunResult(stdout, stderr, code, limits.wall_s if timed_out else seconds, timed_out, oom, stopped)
+    return RunResult(
+        stdout, stderr, code, limits.wall_s if timed_out else seconds, timed_out, oom, stopped, budget.peak_mb
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------------
