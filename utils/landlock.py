@@ -29,8 +29,7 @@ def abi() -> int:
     """The kernel's Landlock ABI version: 0 where there is none (not Linux, an old kernel, or switched off)."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
         return 0
-    libc = ctypes.CDLL(None, use_errno=True)
-    version = libc.syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION))
+    version = _libc().syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION))
     return max(version, 0)
 
 
@@ -47,30 +46,52 @@ def protections(version: int | None = None) -> list[str]:
     return held
 
 
-def restrict_self(writable: list[str]) -> None:
-    """In a child before exec: forbid every write outside `writable` (folders or files), TCP (ABI 4+) and signals
-    or abstract sockets to processes outside (ABI 6+). Raises OSError when the kernel refuses."""
+@cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def ruleset(writable: list[str]) -> int:
+    """In the kit: a Landlock ruleset (a file descriptor) that forbids every write outside `writable` (folders or
+    files), TCP (ABI 4+) and signals or abstract sockets to processes outside (ABI 6+). Built once in the parent, so
+    the child only has to enforce it (`enforce`). Raises OSError when the kernel refuses."""
     version = abi()
     if version < 1:
         raise OSError("Landlock is not available on this kernel")
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     fs = sum(rights for added, rights in _WRITES.items() if added <= version)
     attr = struct.pack("=QQQ", fs, _TCP if version >= 4 else 0, _SCOPES if version >= 6 else 0)
     attr = attr[: 8 if version < 4 else 16 if version < 6 else 24]  # the struct grew with the ABI
-    ruleset = libc.syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
-    if ruleset < 0:
+    fd = libc.syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+    if fd < 0:
         raise OSError(ctypes.get_errno(), "Landlock: could not create a ruleset")
     try:
         for path in writable:
-            fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            target = os.open(path, os.O_PATH | os.O_CLOEXEC)
             try:
                 allowed = fs if os.path.isdir(path) else fs & _FILE_RIGHTS
-                rule = struct.pack("=Qi", allowed, fd)  # struct landlock_path_beneath_attr is packed
-                if libc.syscall(_ADD_RULE, ruleset, _PATH_BENEATH, ctypes.c_char_p(rule), ctypes.c_uint32(0)) < 0:
+                rule = struct.pack("=Qi", allowed, target)  # struct landlock_path_beneath_attr is packed
+                if libc.syscall(_ADD_RULE, fd, _PATH_BENEATH, ctypes.c_char_p(rule), ctypes.c_uint32(0)) < 0:
                     raise OSError(ctypes.get_errno(), f"Landlock: could not allow writes in {path}")
             finally:
-                os.close(fd)
-        if libc.prctl(_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 or libc.syscall(_RESTRICT_SELF, ruleset, ctypes.c_uint32(0)) < 0:
-            raise OSError(ctypes.get_errno(), "Landlock: could not restrict this process")
+                os.close(target)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def enforce(fd: int) -> None:
+    """In the child, between fork and exec: put this process (and all it starts) under the ruleset `fd`."""
+    libc = _libc()
+    if libc.prctl(_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 or libc.syscall(_RESTRICT_SELF, fd, ctypes.c_uint32(0)) < 0:
+        raise OSError(ctypes.get_errno(), "Landlock: could not restrict this process")
+
+
+def restrict_self(writable: list[str]) -> None:
+    """Both steps in one process: forbid itself every write outside `writable`, TCP and signals outside."""
+    fd = ruleset(writable)
+    try:
+        enforce(fd)
     finally:
-        os.close(ruleset)
+        os.close(fd)

@@ -254,9 +254,9 @@ def _user_processes(uid: int) -> int:
         return 0
 
 
-def _limiter(limits: Limits, as_nobody: bool, writable: list[str] | None = None) -> Callable[[], None]:
-    """The function the child runs between fork and exec: drop root, set every limit, then (where given) confine
-    writes to `writable` with Landlock."""
+def _limiter(limits: Limits, as_nobody: bool, ruleset: int | None = None) -> Callable[[], None]:
+    """The function the child runs between fork and exec: drop root, set every limit, then (where given) enforce a
+    Landlock ruleset the parent built."""
     import resource
 
     run_uid = NOBODY if as_nobody else os.geteuid()
@@ -279,8 +279,8 @@ def _limiter(limits: Limits, as_nobody: bool, writable: list[str] | None = None)
                 resource.setrlimit(what, (value, value))
             except (ValueError, OSError):  # a limit this OS does not support (macOS has no RLIMIT_AS)
                 pass
-        if writable:
-            landlock.restrict_self(writable)
+        if ruleset is not None:
+            landlock.enforce(ruleset)
 
     return apply
 
@@ -432,8 +432,8 @@ def run_limited(
     use_bwrap = posix and isolation() == "bubblewrap"
     full = _wrap(cmd, workdir, scratch, token) if use_bwrap else cmd
     out_path, err_path = box / "stdout", box / "stderr"
-    writable = [str(workdir), str(scratch), os.devnull] if not use_bwrap and landlock.abi() else None
-    limiter = _limiter(limits, as_nobody, writable) if posix else None
+    rules = landlock.ruleset([str(workdir), str(scratch), os.devnull]) if not use_bwrap and landlock.abi() else None
+    limiter = _limiter(limits, as_nobody, rules) if posix else None
     with open(out_path, "wb") as out, open(err_path, "wb") as err:
         start = time.perf_counter()
         try:
@@ -450,6 +450,9 @@ def run_limited(
         except (OSError, subprocess.SubprocessError) as error:
             remove_folder(box)
             raise LLMKitError(f"Could not start {cmd[0]}: {error}") from None
+        finally:
+            if rules is not None:
+                os.close(rules)
 
         def stop() -> None:
             try:
@@ -616,7 +619,7 @@ def time_command(
     """Time a command in the sandbox: warm-up runs first, then `runs` measured runs; raises if any run fails."""
     if runs < 1:
         raise BadInputError("runs must be at least 1.")
-    times, empties = [], []
+    raw, empties = [], []
     for i in range(warmup + runs):
         if i >= warmup:  # an empty program right before each run: its start-up cost, under the same load
             empties.append(sandbox_overhead(runs=1))
@@ -624,5 +627,6 @@ def time_command(
         if not res.ok:
             raise LLMKitError(f"Timing stopped: {res.problem()}.")
         if i >= warmup:
-            times.append(max(res.seconds - empties[-1], RESOLUTION_S))
-    return Timing(times, statistics.median(empties))
+            raw.append(res.seconds)
+    overhead = statistics.median(empties)  # one empty run is noisy (a few ms on a busy machine); their median is not
+    return Timing([max(t - overhead, RESOLUTION_S) for t in raw], overhead)
