@@ -136,6 +136,29 @@ def test_fork_bomb_stops_at_the_process_limit(mode, kit):
     assert res.returncode == 3 and not res.ok
 
 
+def test_the_users_own_threads_do_not_use_up_the_programs_process_limit(mode, kit):
+    """The kernel counts every thread of a user against the process limit: a student's kernels, servers and torch
+    threads must not leave a program that forks four children without room (week 5 failed so under `make test`)."""
+    busy = (
+        "import threading, time\n"
+        "for _ in range(80): threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n"
+        "print('ready', flush=True); time.sleep(30)"
+    )
+    drop = (lambda: (os.setgroups([]), os.setgid(kit.owner), os.setuid(kit.owner))) if os.geteuid() == 0 else None
+    threads = subprocess.Popen([python_for(kit), "-c", busy], stdout=subprocess.PIPE, text=True, preexec_fn=drop)
+    try:
+        assert threads.stdout.readline().strip() == "ready"  # 81 threads of the kit's user are running now
+        exe = build(
+            "#include <sys/wait.h>\nint main(){ for (int i = 0; i < 4; ++i) { pid_t p = fork(); if (p == 0) _exit(0);"
+            ' if (p < 0) { perror("fork"); return 1; } } while (wait(nullptr) > 0) {} puts("four children"); }'
+        )
+        res = kit.run([exe], timeout_s=20)
+        assert res.ok and "four children" in res.stdout, res.problem()
+    finally:
+        threads.kill()
+        threads.wait()
+
+
 def test_ten_gigabyte_file_is_stopped_at_the_file_size_limit(mode, kit):
     exe = build(
         'int main(){ FILE* f = fopen("big.bin", "wb"); static char buf[1 << 20];'

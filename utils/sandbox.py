@@ -247,11 +247,16 @@ def _is_python(program: str) -> bool:
 
 
 def _user_processes(uid: int) -> int:
-    """How many processes a user runs now (the process limit counts them all)."""
-    try:
-        return sum(1 for p in Path("/proc").iterdir() if p.name.isdigit() and p.stat().st_uid == uid)
-    except OSError:
-        return 0
+    """How many processes and threads a user runs now: the kernel's process limit counts every thread of the user
+    (a student's notebook kernels, model servers and torch threads are hundreds), so the limit starts above them."""
+    count = 0
+    for proc in Path("/proc").iterdir() if os.path.isdir("/proc") else []:
+        try:
+            if proc.name.isdigit() and proc.stat().st_uid == uid:
+                count += sum(1 for _ in (proc / "task").iterdir())
+        except OSError:  # it ended while we counted
+            continue
+    return count
 
 
 def _limiter(limits: Limits, as_nobody: bool, ruleset: int | None = None) -> Callable[[], None]:
