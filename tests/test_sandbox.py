@@ -314,7 +314,9 @@ def test_timing_leaves_out_the_sandbox_start_up(mode):
         ' printf("%f\\n", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()); }'
     )
     own = sb.time_command([exe], runs=3)
-    assert own.median > 0.15  # benchmarks/week5_codegen.py compares it with the program's own clock
+    # at least as long, to within how precisely the start-up was measured (unprivileged bubblewrap takes ~90 ms to
+    # start, a few ms more or less each time; as root ~10 ms); benchmarks/week5_codegen.py compares the two clocks
+    assert own.median > 0.15 - own.overhead_spread_s and own.overhead_spread_s < 0.05
 
 
 def test_the_protection_is_described(mode):

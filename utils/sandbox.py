@@ -573,6 +573,7 @@ class Timing:
 
     runs: list[float]
     overhead_s: float = 0.0
+    overhead_spread_s: float = 0.0  # max - min of the empty runs: how precisely the start-up was taken out
 
     @property
     def median(self) -> float:
@@ -634,4 +635,4 @@ def time_command(
         if i >= warmup:
             raw.append(res.seconds)
     overhead = statistics.median(empties)  # one empty run is noisy (a few ms on a busy machine); their median is not
-    return Timing([max(t - overhead, RESOLUTION_S) for t in raw], overhead)
+    return Timing([max(t - overhead, RESOLUTION_S) for t in raw], overhead, max(empties) - min(empties))
