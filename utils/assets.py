@@ -38,8 +38,10 @@ def smollm2_server_gguf() -> Path:
     within 1/16 of its step), whose CPU kernels read prompts 1.4-1.9x faster (benchmarks/local_server.py --quants)."""
     import ctypes
 
-    import llama_cpp
-
+    try:
+        import llama_cpp
+    except ImportError:  # no llama.cpp here (Colab): no server reads this file, and nothing could requantise it
+        return smollm2_gguf()
     saved = model_cache_dir() / SMOLLM2_FILE.replace(".Q4_1.", ".Q8_0.")
     if not saved.exists():
         params = llama_cpp.llama_model_quantize_default_params()
