@@ -62,3 +62,12 @@ def test_chat_predictor_without_calls_is_a_clear_error():
 
     with pytest.raises(BadInputError, match="No calls"):
         strategies.ChatPredictor("local/smollm2", strategies.zero_shot_messages).stats()
+
+
+def test_the_store_gives_back_the_vectors_it_holds(tmp_path, monkeypatch):
+    import numpy as np
+
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
+    texts = ["a red kettle", "a blue bicycle", "a steel kettle"]
+    store = rag.VectorStore("vectors-test", texts, progress=False)
+    assert np.allclose(store.vectors(), rag.embed(texts), atol=1e-5)  # in the texts' order, as embedded

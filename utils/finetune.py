@@ -377,7 +377,7 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
 
 class PriceTokensCollator:
     """Batches examples padded on the left, so every price sits at the end of its row, and asks the model for logits
-    only there (`logits_to_keep`): the vocabulary projection over every prompt token is skipped, a quarter of a
+    only there (`logits_to_keep`): the vocabulary projection over every prompt token is skipped, about 30% of a
     SmolLM2 step on a CPU (benchmarks/week7_training.py) and, on a GPU, the memory of the full logits. RoPE models
     see only relative positions, so the left padding changes nothing else (tests/test_finetune.py checks the loss)."""
 

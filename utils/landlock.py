@@ -86,12 +86,3 @@ def enforce(fd: int) -> None:
     libc = _libc()
     if libc.prctl(_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 or libc.syscall(_RESTRICT_SELF, fd, ctypes.c_uint32(0)) < 0:
         raise OSError(ctypes.get_errno(), "Landlock: could not restrict this process")
-
-
-def restrict_self(writable: list[str]) -> None:
-    """Both steps in one process: forbid itself every write outside `writable`, TCP and signals outside."""
-    fd = ruleset(writable)
-    try:
-        enforce(fd)
-    finally:
-        os.close(fd)

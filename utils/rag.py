@@ -60,6 +60,10 @@ class VectorStore:
     def __len__(self) -> int:
         return self.index.ntotal
 
+    def vectors(self) -> np.ndarray:
+        """The stored embeddings, in the order of the texts (no second pass through the embedder)."""
+        return self.index.reconstruct_n(0, len(self))
+
     def search(self, queries: Sequence[str], k: int = 5) -> tuple[np.ndarray, np.ndarray]:
         """(scores, indices) of the k most similar stored texts for each query."""
         if k < 1:
