@@ -50,6 +50,12 @@ ROWS = [
     ("HuggingFaceTB/SmolLM2-135M", "base", "", "smollm2"),
     ("HuggingFaceTB/SmolLM2-135M-Instruct", "instruct", "HuggingFaceTB/SmolLM2-135M", "smollm2"),
 ]
+# Two families across sizes for week 4's emergence plot: Pythia (every size trained on the same 300B tokens of the
+# Pile) and Qwen2.5 base (18T tokens). Qwen2.5-7B is also a course row above: one row, both roles.
+FAMILIES = {
+    "Pythia": [f"EleutherAI/pythia-{s}" for s in ("160m", "410m", "1b", "1.4b", "2.8b", "6.9b", "12b")],
+    "Qwen2.5": [f"Qwen/Qwen2.5-{s}" for s in ("0.5B", "1.5B", "3B", "7B", "14B", "32B", "72B")],
+}
 BENCHMARKS = {
     "IFEval": "ifeval",
     "BBH": "bbh",
@@ -66,13 +72,17 @@ def git(repo: Path, *args: str) -> str:
 
 
 def main(repo: Path, out: Path) -> None:
-    """Write one row per model in ROWS, from the first archived record of it at COMMIT."""
+    """Write one row per model in ROWS and FAMILIES, from the first archived record of it at COMMIT."""
     paths = git(repo, "ls-tree", "-r", "--name-only", COMMIT, "data/hfopenllm_v2/").split()
-    fields = ["model", "type", "base_model", "params_b", *BENCHMARKS.values(), "tokenizer", "retrieved", "source"]
+    fields = ["model", "type", "base_model", "params_b", *BENCHMARKS.values(), "tokenizer", "course", "family"]
+    fields += ["retrieved", "source"]
+    family_of = {model: family for family, models in FAMILIES.items() for model in models}
+    course = {row[0] for row in ROWS}
+    rows = ROWS + [(model, "base", "", "") for model in family_of if model not in course]
     with out.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
-        for model, kind, base, tokenizer in ROWS:
+        for model, kind, base, tokenizer in rows:
             path = sorted(p for p in paths if p.startswith(f"data/hfopenllm_v2/{model}/"))[0]
             record = json.loads(git(repo, "show", f"{COMMIT}:{path}"))
             scores = {
@@ -87,6 +97,8 @@ def main(repo: Path, out: Path) -> None:
                     "params_b": record["model_info"]["additional_details"]["params_billions"],
                     **scores,
                     "tokenizer": tokenizer,
+                    "course": "yes" if model in course else "",
+                    "family": family_of.get(model, ""),
                     "retrieved": retrieved.isoformat(),
                     "source": f"github.com/evaleval/every_eval_ever/blob/{COMMIT[:12]}/{path}",
                 }

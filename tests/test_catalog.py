@@ -107,3 +107,24 @@ def test_rate_limits_cap_requests_by_the_tightest_limit():
     assert allowed["anthropic Tier 1 (paid $5)"] == 50 * 60 * 24  # no daily cap: RPM binds
     with pytest.raises(BadInputError, match="tokens_per_request"):
         catalog.requests_per_day_allowed(limits, 0)
+
+
+def test_scaling_families_are_two_sourced_size_ladders():
+    families = catalog.scaling_families()
+    assert families["family"].value_counts().to_dict() == {"Pythia": 7, "Qwen2.5": 7}
+    assert families["source"].str.contains(r"every_eval_ever/blob/c8b8fd6ed97d/data/hfopenllm_v2/").all()
+    for _, rows in families.groupby("family"):
+        assert rows["params_b"].is_monotonic_increasing and rows["params_b"].nunique() == 7
+    assert "Qwen/Qwen2.5-7B" in set(families["model"]) & set(catalog.open_llm_leaderboard()["model"])  # one row
+    assert not set(families["model"]) - {"Qwen/Qwen2.5-7B", "Qwen/Qwen2.5-3B"} & set(
+        catalog.open_llm_leaderboard()["model"]
+    )  # the other family rows stay out of the course's table
+    assert set(catalog.LEADERBOARD_CHANCE) <= set(catalog.LEADERBOARD_BENCHMARKS)
+
+
+def test_the_coding_shortlist_is_week_4s_rule():
+    arena = catalog.arena_table(catalog.load_catalog())
+    top = catalog.coding_shortlist(arena)
+    pool = catalog.filter_models(arena, **catalog.CODING_TASK).dropna(subset=["arena_coding"])
+    assert len(top) == 3 and top["arena_coding"].tolist() == sorted(pool["arena_coding"], reverse=True)[:3]
+    assert (top["context"] >= 128_000).all() and (top["input_per_m"] <= 1.0).all()

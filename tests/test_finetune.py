@@ -117,14 +117,23 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     ).validate()
     data = ft.build_dataset(tok, ITEMS, cfg.max_length)
     base_weights = {k: v.clone() for k, v in tiny_model.state_dict().items()}  # peft wraps the model in place
+    untrained = ft.price_token_loss(tiny_model, tok, ITEMS[:5], cfg.max_length)
     model = ft.lora_model(tiny_model, cfg)
-    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[ft.StopAtStep(6)])
+    curve = ft.PriceLossCurve(tok, ITEMS[:5], sizes=3, max_length=cfg.max_length)
+    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[ft.StopAtStep(6), curve])
     trainer.train()
     assert trainer.state.global_step == 6 and ft.last_checkpoint(cfg).endswith("checkpoint-6")
-    trainer = ft.make_trainer(model, tok, data, cfg)
+    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[curve])
     trainer.train(resume_from_checkpoint=ft.last_checkpoint(cfg))
     losses = [loss for _, loss in ft.loss_history(trainer)]
     assert trainer.state.global_step == 12 and losses[-1] < losses[0]
+    # the held-out curve: before the first step, then after each third (4 steps of 8); the resume at step 6 adds none
+    assert [seen for seen, _ in curve.points] == [0, 32, 64, 96]
+    assert curve.points[0][1] == pytest.approx(untrained, rel=1e-5)
+    assert curve.points[-1][1] == pytest.approx(ft.price_token_loss(model, tok, ITEMS[:5], cfg.max_length), rel=1e-5)
+    assert curve.points[-1][1] < curve.points[0][1]
+    with pytest.raises(BadInputError, match="sizes must be at least 1"):
+        ft.PriceLossCurve(tok, ITEMS, sizes=0)
 
     model.save_pretrained(tmp_path / "adapter")
     base_copy = type(tiny_model)(tiny_model.config)

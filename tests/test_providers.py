@@ -112,6 +112,21 @@ def test_the_preflight_keeps_models_that_exist_and_names_close_ones(at_zoo, monk
     assert "gemini-2.5-flash-lite" in notes[0] and "LLMKIT_CHAT_MODELS" in notes[0]
     with pytest.raises(providers.BadInputError, match="No chosen model is available"):
         providers.preflight(["groq/llama-3.1-8b-instant"])
+    assert providers.preflight(["groq/llama-3.1-8b-instant"], require_one=False)[0] == []  # extras may all be gone
+
+
+def test_shortlisted_models_are_called_where_a_key_is_set_and_the_others_say_what_they_need(monkeypatch):
+    for var in providers.key_variables():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", "x")
+    rows = [("google", "gemini-3-flash-preview"), ("openai", "gpt-5-mini"), ("alibaba", "qwen3.6-plus")]
+    models, notes = providers.callable_models(rows)
+    assert models == ["gemini/gemini-3-flash-preview"]
+    assert notes[0] == "openai/gpt-5-mini: needs OPENAI_API_KEY."
+    assert (
+        notes[1].startswith("alibaba/qwen3.6-plus: the kit has no client for alibaba's own API")
+        and "OpenRouter" in notes[1]
+    )
 
 
 def test_setup_runs_the_preflight_on_the_full_profile(at_zoo, monkeypatch, capsys):
@@ -143,3 +158,11 @@ def test_chosen_models_come_from_the_setting_or_from_the_keys(monkeypatch):
 def test_one_client_per_provider_is_reused(at_zoo):
     assert providers.client_for("openai") is providers.client_for("openai")
     assert providers.client_for("openai") is not providers.client_for("groq")
+
+
+def test_retired_models_say_when_and_defaults_are_listed():
+    assert providers.retirement("llama-3.1-8b-instant").startswith("2026-08-16")
+    assert providers.retirement("gpt-5-mini") == ""
+    assert (
+        "claude-haiku-4-5" in providers.default_models() and "claude-3-5-haiku-latest" not in providers.default_models()
+    )

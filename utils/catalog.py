@@ -189,7 +189,18 @@ def shortlist(
     return pool.sort_values([score, "blended_per_m"], ascending=[False, True]).head(k)
 
 
+# Week 4's shortlist task, which week 5 tries: a cheap coding model with a 128k window.
+CODING_TASK = {"min_context": 128_000, "max_input_price": 1.0}
+
+
+def coding_shortlist(arena: pd.DataFrame, k: int = 3) -> pd.DataFrame:
+    """Week 4's shortlist for week 5's task: the k best Arena coding scores among the CODING_TASK models."""
+    return shortlist(arena, score="arena_coding", k=k, **CODING_TASK)
+
+
 LEADERBOARD_BENCHMARKS = ("ifeval", "bbh", "math_lvl5", "gpqa", "musr", "mmlu_pro")
+# What guessing scores: MMLU-Pro has 10 options, GPQA 4; MATH Level 5 asks for an exact answer.
+LEADERBOARD_CHANCE = {"mmlu_pro": 0.10, "gpqa": 0.25, "math_lvl5": 0.0}
 
 
 def open_llm_leaderboard() -> pd.DataFrame:
@@ -197,7 +208,8 @@ def open_llm_leaderboard() -> pd.DataFrame:
     prices 0-999 written as one token (NaN where the tokenizer does not ship offline)."""
     from .tokens import get_tokenizer, number_token_counts
 
-    board = pd.read_csv(DATA_DIR / "open_llm_leaderboard.csv", keep_default_na=False, na_values=[""])
+    board = _leaderboard_rows()
+    board = board[board["course"] == "yes"].drop(columns=["course", "family"]).reset_index(drop=True)
     board["average"] = board[list(LEADERBOARD_BENCHMARKS)].mean(axis=1) * 100
     shares = {
         name: float(np.mean([c == 1 for c in number_token_counts(get_tokenizer(name))]))
@@ -205,6 +217,22 @@ def open_llm_leaderboard() -> pd.DataFrame:
     }
     board["single_token_prices"] = board["tokenizer"].map(shares)
     return board
+
+
+def _leaderboard_rows() -> pd.DataFrame:
+    """Every row of data/open_llm_leaderboard.csv: the course's models and the two size families."""
+    return pd.read_csv(
+        DATA_DIR / "open_llm_leaderboard.csv",
+        keep_default_na=False,
+        na_values=[""],
+        dtype={"course": str, "family": str},
+    ).fillna({"course": "", "family": ""})
+
+
+def scaling_families() -> pd.DataFrame:
+    """Leaderboard rows of two model families across sizes (Pythia, Qwen2.5 base), smallest first."""
+    rows = _leaderboard_rows()
+    return rows[rows["family"] != ""].sort_values(["family", "params_b"]).reset_index(drop=True)
 
 
 def model_params_b(repo: str) -> float:

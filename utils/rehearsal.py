@@ -18,8 +18,9 @@ from .paths import ROOT
 from .providers import PROVIDERS
 
 FLAG = "LLMKIT_REHEARSAL"
-# routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); the coder model
-PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "openrouter")
+# routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); thinking inside the
+# limit and week 4's shortlisted Gemini model, which week 5 adds (Gemini); the coder model (OpenRouter)
+PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "gemini", "openrouter")
 PLACEHOLDER_KEY = "rehearsal-placeholder-not-a-key"
 AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
 
