@@ -16,7 +16,12 @@ if [ -z "${PY313:-}" ]; then  # a Python 3.13 that runs (a pyenv shim for a vers
   done
 fi
 [ -f "$FREEZE" ] || { echo "no Colab package list at $FREEZE (set COLAB_FREEZE)"; exit 2; }
-[ -n "${PY313:-}" ] || { echo "no Python 3.13 found: install it (pyenv install 3.13) or set PY313"; exit 2; }
+if [ -z "${PY313:-}" ]; then
+  # CI has one (the machine's pyenv) and fails without it; a student's machine may not: there the step says so
+  if [ "${CI:-}" = "true" ]; then echo "no Python 3.13 found: install it (pyenv install 3.13) or set PY313"; exit 2; fi
+  echo "Colab stand-in skipped: no Python 3.13 on this machine (pyenv install 3.13, or set PY313); CI runs it"
+  exit 0
+fi
 mkdir -p "$OUT"
 PIP="$VENV/bin/python -m pip --disable-pip-version-check"
 quiet() { grep -v -E "^WARNING: Location|^ERROR: pip's dependency resolver|^[a-z0-9_.-]+ [0-9.]+ requires " || true; }
