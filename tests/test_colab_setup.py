@@ -1,5 +1,6 @@
 """Colab's set-up installs what the notebooks need and leaves Colab's Jupyter stack and torch as Google ships them."""
 
+import os
 import re
 import subprocess
 import sys
@@ -32,3 +33,12 @@ def test_colab_setup_holds_the_runtimes_stack_at_its_versions():
     assert PROTECTED <= set(held)
     installs = [line for line in script.splitlines() if line.strip().startswith("pip install")]
     assert installs and all('-c "$keep"' in line or "--no-deps" in line for line in installs)
+
+
+def test_the_stand_in_fails_under_ci_without_its_inputs_and_says_why_elsewhere(tmp_path):
+    script = Path(__file__).resolve().parent.parent / "scripts" / "colab_standin.sh"
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "COLAB_FREEZE": str(tmp_path / "none.txt"), "PY313": ""}
+    for ci, code in (("true", 2), ("", 0)):
+        run = subprocess.run(["bash", str(script)], env={**env, "CI": ci}, capture_output=True, text=True)
+        assert run.returncode == code and "no Colab package list" in run.stdout
+        assert ("skipped" in run.stdout) == (code == 0)  # never skipped under CI
