@@ -60,8 +60,8 @@ rehearse: setup
 	$(PY) scripts/run_notebooks.py --rehearse
 
 # The Colab stand-in (scripts/colab_standin.sh), then every notebook in it on the offline profile with transformers
-# serve, as Colab without keys runs them, and the full-profile rehearsal in it (not part of `make test`: about
-# 40 minutes more on 2 cores; .ci/run says why).
+# serve, as Colab without keys runs them, and the full-profile rehearsal in it (not part of `make test`: most of an
+# hour more on 2 cores; .ci/run says why).
 colab:
 	bash scripts/colab_standin.sh
 	LLMKIT_LOCAL_BACKEND=transformers .venv-colab/bin/python scripts/run_notebooks.py --out build/colab-standin/notebooks
