@@ -305,6 +305,11 @@ def explain_error(err: Any, provider: str, model_id: str) -> LLMKitError | None:
     return None
 
 
+def has_key(provider: str) -> bool:
+    """Whether one of the provider's key variables is set (the value is never read here)."""
+    return any(os.environ.get(v) for v in PROVIDERS[provider].key_vars)
+
+
 def retirement(model_id: str) -> str:
     """When a provider retired a model the kit knows of (with the provider's replacement); "" when none is known."""
     return next((p.retired[model_id] for p in PROVIDERS.values() if model_id in p.retired), "")
@@ -327,7 +332,7 @@ def chosen_chat_models() -> list[str]:
     if chosen:
         return chosen
     return [f"{name}/{p.default_model}" for name, p in PROVIDERS.items()
-            if p.default_model and any(os.environ.get(v) for v in p.key_vars)]  # fmt: skip
+            if p.default_model and has_key(name)]  # fmt: skip
 
 
 def chosen_code_models(chat_models: list[str]) -> list[str]:
@@ -335,7 +340,7 @@ def chosen_code_models(chat_models: list[str]) -> list[str]:
     extra = os.environ.get("LLMKIT_CODE_MODEL", "").strip()
     if extra:
         split_model(extra)
-    elif any(os.environ.get(v) for v in PROVIDERS["openrouter"].key_vars):
+    elif has_key("openrouter"):
         extra = DEFAULT_CODE_MODEL
     return [*chat_models, *([extra] if extra and extra not in chat_models else [])]
 
@@ -352,7 +357,7 @@ def callable_models(rows: Iterable[tuple[str, str]]) -> tuple[list[str], list[st
                 f"{catalog_provider}/{model_id}: the kit has no client for {catalog_provider}'s own API; "
                 "OpenRouter may serve it (LLMKIT_CODE_MODEL=openrouter/<its OpenRouter id>)."
             )
-        elif not any(os.environ.get(v) for v in PROVIDERS[name].key_vars):
+        elif not has_key(name):
             notes.append(f"{name}/{model_id}: needs {' or '.join(PROVIDERS[name].key_vars)}.")
         else:
             models.append(f"{name}/{model_id}")
