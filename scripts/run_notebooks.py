@@ -236,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.rehearse
         else f"{os.environ.get('LLMKIT_PROFILE', 'auto')} profile"
     )
+    from utils.sandbox import sweep_stale_folders
+
+    sweep_stale_folders()  # the binaries a stopped kernel kept for timing
     text = summary(rows, f"Notebook run summary ({kind})")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "SUMMARY.md").write_text(text)

@@ -18,4 +18,7 @@ os.environ.pop("LLMKIT_RESULTS", None)
 
 
 def pytest_sessionfinish(session, exitstatus):
+    from utils.sandbox import sweep_stale_folders
+
     shutil.rmtree(_CACHE, ignore_errors=True)
+    sweep_stale_folders()  # nbval kills each notebook's kernel outright: its kept binaries are removed here

@@ -117,13 +117,18 @@ def test_humaneval_problems_become_printing_programs():
 
 
 def _folders(prefix):
+    """This process's throwaway folders with that prefix."""
+    import os
     import tempfile
     from pathlib import Path
 
-    return set(Path(tempfile.gettempdir()).glob(prefix + "*"))
+    return set(Path(tempfile.gettempdir()).glob(f"{prefix}{os.getpid()}-*"))
 
 
 def test_no_temporary_folder_is_left_behind():
+    from utils import sandbox as sb
+
+    sb.sandbox_overhead(runs=1)  # the empty program it times is compiled once and kept for the whole process
     before_py, before_cpp = _folders("llmkit-py-"), _folders("llmkit-cpp-")
     cg.python_reference("p", "print(42)\n", runs=1)
     cg.check_conversion(cg.python_reference("p", "print(42)\n", runs=0), "int main() { return oops; }", "broken")
@@ -137,3 +142,29 @@ def test_the_kit_is_installed_as_a_package(tmp_path):
     out = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=tmp_path,
                          capture_output=True, text=True)  # fmt: skip
     assert out.returncode == 0 and out.stdout.strip().endswith("utils/__init__.py")
+
+
+def test_folders_of_a_killed_kernel_are_swept_by_the_next_process(tmp_path):
+    """nbval and a closed Colab tab kill the kernel outright, so its exit handler never removes the kept binaries."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from utils import sandbox as sb
+
+    code = (
+        "import os, signal\n"
+        "from utils import codegen as cg\n"
+        "print(cg.compile_cpp('int main() { return 0; }').binary.parent, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == -signal.SIGKILL
+    left = tmp_path / proc.stdout.strip().rsplit("/", 1)[-1]
+    assert left.is_dir() and (left / "main").exists()  # the exit handler did not run
+    mine = tmp_path / f"llmkit-cpp-{os.getpid()}-alive"  # a running process's folder is not touched
+    mine.mkdir()
+    assert sb.sweep_stale_folders(tmp_path) == [left]
+    assert not left.exists() and mine.exists()

@@ -49,7 +49,7 @@ SIZES: dict[str, dict[str, int]] = {
         "repair_rounds": 2,
         "humaneval_problems": 3,
         "few_shot_max_k": 16,
-        "train_steps": 21,
+        "train_steps": 15,
         "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
         "ttft_max_prompt_tokens": 2048,  # 4,096 costs another ~25 s of prompt reading on 2 cores
         "chain_items": 16,  # test items for the chain and tool predictors (two calls per item each)

@@ -19,6 +19,7 @@ import atexit
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import statistics
@@ -133,11 +134,47 @@ def announce() -> None:
 # Throwaway folders
 # ----------------------------------------------------------------------------------------------------------------
 _folders: list[Path] = []
+# A folder's name carries the id of the process that made it ("llmkit-cpp-4242-x1y2z3"): a kernel killed outright
+# (as nbval and a closed Colab tab do) never runs its exit handler, so the next process sweeps what it left behind.
+_STALE = re.compile(r"llmkit-(?:cpp|py|run)-(\d+)-")
+_swept = False
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process with this id still runs (one of another user counts as running)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale_folders(tmp: Path | None = None) -> list[Path]:
+    """Delete this user's throwaway folders whose process has ended; the folders removed."""
+    removed = []
+    root = Path(tmp or tempfile.gettempdir())
+    for entry in root.glob("llmkit-*-*-*"):
+        match = _STALE.match(entry.name)
+        try:
+            mine = entry.is_dir() and not entry.is_symlink() and entry.stat().st_uid == os.getuid()
+        except OSError:
+            continue
+        if match and mine and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            remove_folder(entry)
+            removed.append(entry)
+    return removed
 
 
 def new_folder(prefix: str) -> Path:
-    """A temporary folder removed when Python exits (or earlier with remove_folder)."""
-    path = Path(tempfile.mkdtemp(prefix=prefix))
+    """A temporary folder removed when Python exits (or earlier with remove_folder); the first call also sweeps
+    folders left by processes that were killed."""
+    global _swept
+    if not _swept:
+        _swept = True
+        sweep_stale_folders()
+    path = Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-"))
     _folders.append(path)
     return path
 
