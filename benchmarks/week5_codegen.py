@@ -26,14 +26,15 @@ TARGET = 100.0
 
 def main() -> int:
     profile = setup()
-    sizes = {"pi_series": max(profile.size("pi_iterations"), 50_000_000), "max_subarray": profile.size("maxsub_n")}
-    runs, rows = profile.size("timing_runs"), []
+    sizes = {"pi_series": max(profile.sizes.pi_iterations, 50_000_000), "max_subarray": profile.sizes.maxsub_n}
+    runs, rows = profile.sizes.timing_runs, []
     for name, n in sizes.items():
         py, cpp = cg.course_program(name, n)
         ref = cg.python_reference(name, py, runs=runs)
-        rows.append({**cg.results_row(ref, cg.time_conversion(cg.human_conversion(ref, cpp), runs=runs)), "size": n})
+        human = cg.time_conversion(cg.check_conversion(ref, cpp, cg.HUMAN), runs=runs)
+        rows.append({**cg.results_row(ref, human), "size": n})
         for model in profile.code_models:
-            conv = cg.time_conversion(cg.convert(model, ref, rounds=profile.size("repair_rounds")), runs=runs)
+            conv = cg.time_conversion(cg.convert(model, ref, rounds=profile.sizes.repair_rounds), runs=runs)
             rows.append({**cg.results_row(ref, conv), "size": n})
     table = pd.DataFrame(rows)
     out = ROOT / "build" / "benchmarks"

@@ -23,6 +23,7 @@ import torch
 from utils import finetune as ft
 from utils import setup
 from utils.catalog import model_params_b
+from utils.hardware import current_gpu, native_bf16
 from utils.prices import load_price_data
 
 LIMIT_GB = 4.0
@@ -68,7 +69,8 @@ def build(shape: str, mode: str) -> torch.nn.Module:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(**SHAPES[shape], max_position_embeddings=2048)
-    dtype = torch.bfloat16 if mode != "cpu" and torch.cuda.is_bf16_supported() else torch.float32
+    # the plan's compute dtype: bf16 only where native (a T4 emulates it: fp16 there), fp32 on a CPU
+    dtype = torch.float32 if mode == "cpu" else torch.bfloat16 if native_bf16() else torch.float16
     if mode == "cpu":
         model = LlamaForCausalLM(cfg)
     elif mode == "16-bit":
@@ -137,7 +139,7 @@ def shapes_table(quick: bool) -> list[dict]:
         batch, seq, steps = (2, 64, 2) if quick else (8, ITEM_TOKENS, 5)
         rows.append(measure("SmolLM2-135M", "cpu", batch, seq, steps))
         return rows
-    device = ft.current_device()
+    device = current_gpu()
     for shape in SHAPES:
         for mode in ("16-bit", "4-bit", "4-bit + checkpointing"):
             try:

@@ -100,13 +100,12 @@ def run(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[bool, float, 
     try:
         while worker.is_alive():
             worker.join(0.2)
+            if _stop["signal"] and time.monotonic() - _stop["since"] > STOP_GRACE_S:
+                _signal_kernel(client, signal.SIGKILL)  # the interrupt did not end the cell, or the kernel is stuck
     except KeyboardInterrupt:  # a second signal: stop now, the kernel with it
-        pid = _kernel_pid(client)
-        if pid:
-            os.kill(pid, signal.SIGKILL)
-        worker.join(10)
-        raise
+        _signal_kernel(client, signal.SIGKILL)
     finally:
+        worker.join(10)  # nbclient sees the dead kernel within a second and returns; the executed copy is kept
         _stop["client"] = None
     ok, error = True, ""
     if outcome:
@@ -132,7 +131,10 @@ class Stopped(Exception):
     """The job was stopped while a notebook ran; carries that notebook's row."""
 
 
-_stop = {"signal": 0, "client": None}
+_stop = {"signal": 0, "client": None, "since": 0.0}
+# After Ctrl-C or SIGTERM the running cell has this long to end on its interrupt; then its kernel is killed (a cell
+# stuck in C code, or a kernel that stopped answering, would otherwise keep the job waiting for ever).
+STOP_GRACE_S = 10.0
 
 
 def _kernel_pid(client: NotebookClient | None) -> int | None:
@@ -140,28 +142,29 @@ def _kernel_pid(client: NotebookClient | None) -> int | None:
     return getattr(provisioner, "pid", None)
 
 
-def _interrupt_kernel(client: NotebookClient | None) -> None:
-    """Interrupt the running cell, as the notebook's stop button does (SIGINT to the kernel)."""
+def _signal_kernel(client: NotebookClient | None, signum: int) -> None:
+    """SIGINT interrupts the running cell, as the notebook's stop button does; SIGKILL ends the kernel at once (its
+    model server exits with it: utils/serve_child.py)."""
     pid = _kernel_pid(client)
     if pid:
         try:
-            os.kill(pid, signal.SIGINT)
+            os.kill(pid, signum)
         except ProcessLookupError:
             pass
 
 
 def _on_stop(signum: int, frame: object) -> None:
-    """Ctrl-C or `kill PID`: interrupt the running cell, run no further cell or notebook; a second signal ends the
-    job at once."""
+    """Ctrl-C or `kill PID`: interrupt the running cell, run no further cell or notebook, and kill the kernel if the
+    cell has not ended STOP_GRACE_S later; a second signal kills it at once."""
     if _stop["signal"]:
         raise KeyboardInterrupt
-    _stop["signal"] = signum
-    _interrupt_kernel(_stop["client"])
+    _stop["signal"], _stop["since"] = signum, time.monotonic()
+    _signal_kernel(_stop["client"], signal.SIGINT)
 
 
 def _stop_before_cell(**_: object) -> None:
     if _stop["signal"]:
-        _interrupt_kernel(_stop["client"])
+        _signal_kernel(_stop["client"], signal.SIGINT)
 
 
 def summary(rows: list[tuple[str, float, bool, str, list]], title: str) -> str:

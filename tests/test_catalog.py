@@ -128,3 +128,23 @@ def test_the_coding_shortlist_is_week_4s_rule():
     pool = catalog.filter_models(arena, **catalog.CODING_TASK).dropna(subset=["arena_coding"])
     assert len(top) == 3 and top["arena_coding"].tolist() == sorted(pool["arena_coding"], reverse=True)[:3]
     assert (top["context"] >= 128_000).all() and (top["input_per_m"] <= 1.0).all()
+
+
+def test_each_model_size_has_one_home():
+    """Sizes and tokenizers live only in data/model_facts.csv, keyed by Hugging Face id; the leaderboard, the week 4
+    facts table and fine-tuning read them from there."""
+    from utils.paths import DATA_DIR
+
+    raw = pd.read_csv(DATA_DIR / "open_llm_leaderboard.csv")
+    assert "params_b" not in raw.columns and "tokenizer" not in raw.columns
+    facts = catalog.model_facts()
+    assert facts["model"].is_unique and facts["params_b"].notna().all() and facts["source"].notna().all()
+    board = catalog.scaling_families()
+    assert set(raw["model"]) <= set(facts["model"]) and board["params_b"].notna().all()
+    course = catalog.open_model_facts().set_index("hf_id")
+    for hf_id, row in course.iterrows():
+        assert catalog.model_params_b(hf_id) == row.params_b
+    on_board = catalog.open_llm_leaderboard().set_index("model").loc["Qwen/Qwen2.5-7B", "params_b"]
+    assert catalog.model_params_b("Qwen/Qwen2.5-7B") == on_board == 7.616
+    with pytest.raises(BadInputError, match="model_facts.csv"):
+        catalog.model_params_b("nobody/none-1B")

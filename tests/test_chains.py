@@ -2,12 +2,10 @@
 
 import json
 
-import pandas as pd
 import pytest
 
 from utils import chains
 from utils.errors import BadInputError
-from utils.evaluation import conclude, decision_table
 from utils.llm import ChatResult, chat
 from utils.prices import Item
 from utils.pricing import cost_usd
@@ -137,30 +135,3 @@ def test_document_index_re_embeds_only_what_changed():
     assert index.search("How long do I have to send it back?")[0][0] == "a.md"
     with pytest.raises(BadInputError):
         DocumentIndex().search("anything")
-
-
-def test_decision_table_prices_and_concludes():
-    results = pd.DataFrame([
-        {"approach": "cheap", "family": "baseline", "n": 40, "mae": 100.0, "mae_lo": 60.0, "mae_hi": 140.0,
-         "hit_rate": 0.3, "seconds_per_item": 0.001, "compute_per_1k": 0.00001, "api_per_1k": None,
-         "effort_estimate": "m"},
-        {"approach": "best", "family": "RAG", "n": 40, "mae": 90.0, "mae_lo": 50.0, "mae_hi": 130.0,
-         "hit_rate": 0.4, "seconds_per_item": 0.7, "compute_per_1k": 0.01, "api_per_1k": 0.04, "effort_estimate": "d"},
-        {"approach": "worse", "family": "prompting", "n": 40, "mae": 300.0, "mae_lo": 200.0, "mae_hi": 400.0,
-         "hit_rate": 0.1, "seconds_per_item": 0.0, "compute_per_1k": 0.000001, "api_per_1k": None,
-         "effort_estimate": "m"},  # the cheapest of all, but measurably worse: never the pick
-        {"approach": "mute", "family": "prompting", "n": 40, "mae": 20.0, "mae_lo": 10.0, "mae_hi": 30.0,
-         "hit_rate": 0.05, "seconds_per_item": 0.1, "compute_per_1k": 0.0, "api_per_1k": None,
-         "effort_estimate": "m", "unparseable": 34},  # priced 6 of 40: its low error is not comparable
-    ]).fillna({"unparseable": 0})  # fmt: skip
-    table = decision_table(results)
-    assert list(table["approach"]) == ["best", "cheap", "worse", "mute"]  # not compared: last, whatever its error
-    assert table.set_index("approach").loc["mute", "answered"] == pytest.approx(6 / 40)
-    assert table.set_index("approach").loc["best", "dollars_per_1k"] == 0.04  # the API's price, not machine time
-    assert table.set_index("approach").loc["cheap", "priced_by"].startswith("machine time")
-    decision = conclude(table)
-    assert decision["best"]["approach"] == "best" and decision["pick"]["approach"] == "cheap"
-    assert decision["best_llm"]["approach"] == "best" and "cheap" in decision["text"]
-    assert "Not compared, having priced under 90% of their items: mute (15%)" in decision["text"]
-    with pytest.raises(BadInputError):
-        decision_table(results.iloc[0:0])

@@ -1,6 +1,5 @@
 import math
 
-import pandas as pd
 import pytest
 
 from utils import evaluation as ev
@@ -138,44 +137,3 @@ def test_harness_stops_when_a_server_dies_halfway_but_not_for_ordinary_failures(
         ev.evaluate(dies_after_five, items(range(10, 30)), "dies", progress=False)
     rambles = ev.evaluate(lambda it: 1 / 0, items(range(10, 30)), "always raises", progress=False)
     assert rambles.unparseable == 20 and len(rambles.extra["failures"]) == 20  # a bug of one's own: misses, scored
-
-
-def test_results_file_replaces_rows_per_approach(tmp_path):
-    path = tmp_path / "results.csv"
-    r1 = ev.score("a", [10, 20], [10, 20])
-    r2 = ev.score("a", [10, 20], [0, 0])
-    ev.record(r1, "baseline", "offline", path=path)
-    ev.record(ev.score("b", [10], [10]), "baseline", "offline", path=path)
-    table = ev.record(r2, "baseline", "offline", path=path)
-    assert sorted(table["approach"]) == ["a", "b"] and table.set_index("approach").loc["a", "mae"] == 15
-    assert len(ev.read_results(path, profile="full")) == 0 and len(ev.read_results(tmp_path / "none.csv")) == 0
-
-
-def test_running_cost_is_computed_from_measured_seconds(tmp_path):
-    report = ev.score("timed", [10, 20], [10, 20], seconds=3.6)
-    row = ev.record(report, "baseline", "offline", path=tmp_path / "r.csv", dollars_per_hour=0.05).iloc[0]
-    assert row["seconds_per_item"] == pytest.approx(1.8)
-    assert row["compute_per_1k"] == pytest.approx(1.8 * 1000 / 3600 * 0.05)
-    assert pd.isna(row["api_per_1k"]) and row["mae_lo"] <= row["mae"] <= row["mae_hi"]
-
-
-def test_dollars_read_as_money_without_exponents():
-    assert [ev.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0"]
-
-
-def test_the_decision_plot_numbers_every_row_and_greys_what_is_not_compared():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    results = pd.DataFrame([
-        {"approach": "a", "family": "baseline", "n": 40, "unparseable": 0, "mae": 100.0, "mae_lo": 60.0,
-         "mae_hi": 140.0, "hit_rate": 0.3, "seconds_per_item": 0.01, "compute_per_1k": 1e-5, "api_per_1k": None,
-         "effort_estimate": "m"},
-        {"approach": "b", "family": "prompting", "n": 40, "unparseable": 34, "mae": 20.0, "mae_lo": 10.0,
-         "mae_hi": 30.0, "hit_rate": 0.05, "seconds_per_item": 0.5, "compute_per_1k": 0.0, "api_per_1k": 0.02,
-         "effort_estimate": "m"},
-    ])  # fmt: skip
-    ax = ev.plot_decision(ev.decision_table(results), "dollars_per_1k", "dollars", "t")
-    labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert sorted(labels) == ["baseline", "priced under 90% of items: not compared"]  # b: not drawn as prompting
-    assert sorted(t.get_text() for t in ax.texts) == ["0", "1"]

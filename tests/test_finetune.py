@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from utils import catalog
+from utils import catalog, hardware
 from utils import finetune as ft
 from utils.errors import BadInputError
 from utils.prices import Item
@@ -30,21 +30,10 @@ def tok():
 @pytest.fixture
 def tiny_model(tok):
     """A tiny Llama built from a config with SmolLM2's vocabulary: trains in seconds, nothing downloaded."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from utils.rehearsal import tiny_llama
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=256,
-        pad_token_id=tok.pad_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    return LlamaForCausalLM(cfg)
+    shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 256}
+    return tiny_llama(len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **shape)
 
 
 def test_prompt_is_masked_and_only_the_price_is_learned(tok):
@@ -147,11 +136,11 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
 
 
 DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_training must choose for Llama 3.1 8B
-    "H100": (ft.Device("NVIDIA H100 80GB HBM3", 79.6, True), "16-bit", "bfloat16", 16),
-    "A100-80": (ft.Device("NVIDIA A100-SXM4-80GB", 79.2, True), "16-bit", "bfloat16", 16),
-    "A100-40": (ft.Device("NVIDIA A100-SXM4-40GB", 39.4, True), "4-bit + checkpointing", "bfloat16", 16),
-    "L4": (ft.Device("NVIDIA L4", 22.0, True), "4-bit + checkpointing", "bfloat16", 16),
-    "T4": (ft.Device("Tesla T4", 14.7, False), "4-bit + checkpointing", "float16", 8),
+    "H100": (hardware.GPU("NVIDIA H100 80GB HBM3", 79.6, True), "16-bit", "bfloat16", 16),
+    "A100-80": (hardware.GPU("NVIDIA A100-SXM4-80GB", 79.2, True), "16-bit", "bfloat16", 16),
+    "A100-40": (hardware.GPU("NVIDIA A100-SXM4-40GB", 39.4, True), "4-bit + checkpointing", "bfloat16", 16),
+    "L4": (hardware.GPU("NVIDIA L4", 22.0, True), "4-bit + checkpointing", "bfloat16", 16),
+    "T4": (hardware.GPU("Tesla T4", 14.7, False), "4-bit + checkpointing", "float16", 8),
 }
 
 
@@ -166,16 +155,16 @@ def test_the_training_config_follows_the_hardware(name):
 
 def test_a_smaller_model_gets_the_faster_config_and_no_gpu_gets_the_cpu_one():
     small = catalog.model_params_b("meta-llama/Llama-3.2-3B")
-    assert ft.plan_training(ft.Device("NVIDIA L4", 22.0, True), params_b=small).mode == "16-bit"
+    assert ft.plan_training(hardware.GPU("NVIDIA L4", 22.0, True), params_b=small).mode == "16-bit"
     assert ft.plan_training(None, params_b=8).mode == "cpu"
     with pytest.raises(BadInputError, match="does not fit"):
-        ft.plan_training(ft.Device("tiny", 4.0, False), params_b=70)
+        ft.plan_training(hardware.GPU("tiny", 4.0, False), params_b=70)
 
 
 def test_full_profile_config_uses_the_plan():
     from utils import profile as prof
 
-    full = prof.Profile("full", "test", [], "x", dict(prof.SIZES["full"]))
+    full = prof.Profile("full", "test", [], "x", prof.SIZES["full"])
     cfg = ft.config_for(full, device=DEVICES["T4"][0])
     assert cfg.quantize_4bit and cfg.gradient_checkpointing and cfg.compute_dtype == "float16"
     cfg = ft.config_for(full, device=DEVICES["H100"][0])
@@ -186,7 +175,7 @@ def test_full_profile_config_uses_the_plan():
 def test_the_config_trains_the_model_week_4s_rule_picked():
     from utils import profile as prof
 
-    full = prof.Profile("full", "test", [], "x", dict(prof.SIZES["full"]))
+    full = prof.Profile("full", "test", [], "x", prof.SIZES["full"])
     pick = catalog.pick_price_model(catalog.open_llm_leaderboard())
     assert ft.BASE_MODELS[ft.config_for(full, device=DEVICES["L4"][0], base=pick["model"]).base] == pick["model"]
     cfg = ft.config_for(full, device=DEVICES["L4"][0], base="meta-llama/Llama-3.2-3B")
@@ -266,7 +255,7 @@ def test_batched_generation_matches_one_at_a_time(tok, tiny_model):
 def test_the_harness_uses_the_batched_path(tok, tiny_model):
     from utils.evaluation import evaluate
 
-    predictor = ft.price_predictor(tiny_model, tok, batch_size=4)
+    predictor = ft.PricePredictor(tiny_model, tok, batch_size=4)
     calls = []
     original = predictor.predict_batch
     predictor.predict_batch = lambda chunk: calls.append(len(chunk)) or original(chunk)
@@ -295,7 +284,7 @@ def test_the_plan_tells_emulated_bf16_from_real_bf16(monkeypatch):
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, capability=capability: capability)
         monkeypatch.setattr(torch.cuda, "get_device_properties", lambda *a, n=name, m=memory: SimpleNamespace(
             name=n, total_memory=m))  # fmt: skip
-        device = ft.current_device()
+        device = hardware.current_gpu()
         plan = ft.plan_training(device, params_b=catalog.model_params_b("meta-llama/Llama-3.1-8B"))
         expected = "bfloat16" if capability >= (8, 0) else "float16"
         assert device.bf16 == (capability >= (8, 0)) and plan.compute_dtype == expected, name

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 import torch
 
-from utils import catalog, hosting, tokens
+from utils import catalog, hardware, hosting, tokens
 from utils.errors import BadInputError
 from utils.moe import MoELayer
 
@@ -26,7 +26,7 @@ def test_kv_cache_from_smollm2_config_matches_the_facts_table():
 
 
 def test_gpus_follow_memory_and_bandwidth_caps_throughput():
-    h100, l4 = hosting.GPUS["H100 80GB"], hosting.GPUS["L4"]
+    h100, l4 = hardware.GPUS["H100 80GB"], hardware.GPUS["L4"]
     assert hosting.gpus_needed(72.0, h100) == 1 and hosting.gpus_needed(72.1, h100) == 2
     assert hosting.gpus_needed(141.2, h100) == 2 and hosting.gpus_needed(141.2, l4) == 7
     # batch 1, no cache: one pass over 16 GB of weights per token at 3,350 GB/s
@@ -35,8 +35,8 @@ def test_gpus_follow_memory_and_bandwidth_caps_throughput():
 
 def test_self_hosting_table_flags_a_volume_one_gpu_cannot_write():
     models = pd.DataFrame([{"model": "m", "params_b": 70.0, "layers": 80, "kv_heads": 8, "head_dim": 128}])
-    small = hosting.self_hosting_table(models, hosting.GPUS["L4"], 1.0, 1000, 1, 1e6).set_index("weights")
-    huge = hosting.self_hosting_table(models, hosting.GPUS["L4"], 1.0, 1000, 1, 1e12).set_index("weights")
+    small = hosting.self_hosting_table(models, hardware.GPUS["L4"], 1.0, 1000, 1, 1e6).set_index("weights")
+    huge = hosting.self_hosting_table(models, hardware.GPUS["L4"], 1.0, 1000, 1, 1e12).set_index("weights")
     assert small["serves_the_volume"].all() and not huge["serves_the_volume"].any()
     assert small.loc["bf16", "gpus"] > small.loc["4-bit", "gpus"] and small.loc["4-bit", "monthly_usd"] == 2 * 720
 

@@ -2,8 +2,6 @@
 
 import json
 import socket
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -18,6 +16,7 @@ from utils.errors import (
     ServerUnreachableError,
     UnknownModelError,
 )
+from utils.loopback import LoopbackServer, QuietHandler
 
 MODEL = "local/smollm2"
 
@@ -93,29 +92,19 @@ COMPLETION = {
 def flaky(monkeypatch):
     statuses, seen = [], []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
+            body = self.read_body()
             seen.append((self.headers.get("Authorization"), body))
             status = statuses.pop(0) if statuses else 200
-            payload = COMPLETION if status == 200 else {"error": {"message": f"status {status}", "type": "x"}}
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self.send(status, COMPLETION if status == 200 else {"error": {"message": f"status {status}", "type": "x"}})
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    monkeypatch.setitem(providers.PROVIDERS, "flaky", providers.Provider(url, ("FLAKY_API_KEY",), None))
-    monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
-    yield statuses, seen
-    server.shutdown()
+    with LoopbackServer(Handler) as server:
+        monkeypatch.setitem(
+            providers.PROVIDERS, "flaky", providers.Provider(server.url("/v1"), ("FLAKY_API_KEY",), None)
+        )
+        monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
+        yield statuses, seen
 
 
 def test_rate_limit_is_retried_then_succeeds(flaky):
@@ -168,51 +157,33 @@ def quirky(monkeypatch):
     """A loopback provider that enforces two real quirks: it rejects `seed`, and streams without usage."""
     seen = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            body = json.loads(self.read_body())
             seen.append(body)
             if "seed" in body:
-                data = json.dumps({"error": {"message": "seed: Extra inputs are not permitted", "type": "x"}})
-                self.send_response(400)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(data.encode())
-                return
+                return self.send(400, {"error": {"message": "seed: Extra inputs are not permitted", "type": "x"}})
             if body.get("stream"):
-                self.send_response(200)
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for piece in ("Hel", "lo", "!"):
-                    chunk = {
+                chunks = [
+                    {
                         "id": "x",
                         "object": "chat.completion.chunk",
                         "created": 0,
                         "model": "m",
                         "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
                     }
-                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.write(b"data: [DONE]\n\n")  # no usage chunk, as some providers do
-                return
-            data = json.dumps(COMPLETION).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+                    for piece in ("Hel", "lo", "!")
+                ]
+                return self.send_events(chunks)  # no usage chunk, as some providers do
+            self.send(200, COMPLETION)
 
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    monkeypatch.setenv("LLMKIT_ANTHROPIC_BASE_URL", url)
-    monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", url)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", "placeholder-a")
-    monkeypatch.setenv("OPENAI_API_KEY", "placeholder-o")
-    yield seen
-    server.shutdown()
+    with LoopbackServer(Handler) as server:
+        url = server.url("/v1")
+        monkeypatch.setenv("LLMKIT_ANTHROPIC_BASE_URL", url)
+        monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "placeholder-a")
+        monkeypatch.setenv("OPENAI_API_KEY", "placeholder-o")
+        yield seen
 
 
 def test_a_provider_that_rejects_seed_is_sent_none(quirky):

@@ -10,19 +10,10 @@ from utils.errors import BadInputError
 @pytest.fixture(scope="module")
 def tiny():
     """A tiny Llama built from a config: real transformer maths, nothing downloaded."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+    from utils.rehearsal import tiny_llama
 
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=97,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=4,
-        max_position_embeddings=128,
-    )
-    return LlamaForCausalLM(cfg).eval()
+    shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 128}
+    return tiny_llama(97, **shape).eval()
 
 
 def test_worked_examples():

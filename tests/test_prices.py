@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -39,11 +40,11 @@ def test_balance_and_split_are_deterministic():
     ]
     b1, b2 = prices.balance(items, per_bin=10, seed=1), prices.balance(items, per_bin=10, seed=1)
     assert b1 == b2 and len(b1) <= 100 and {i.source for i in b1} == {"a", "b"}
-    tr, va, te = prices.split(b1, n_test=10, n_val=5, n_train=1000, seed=3)
+    tr, va, te = prices.split_train_val_test(b1, n_train=1000, n_val=5, n_test=10, seed=3)
     assert len(te) == 10 and len(va) == 5 and not set(map(id, tr)) & set(map(id, te))
-    assert prices.split(b1, 10, 5, 1000, seed=3)[2] == te
+    assert prices.split_train_val_test(b1, 1000, 5, 10, seed=3)[2] == te
     with pytest.raises(BadInputError):
-        prices.split(b1[:5], n_test=10, n_val=5, n_train=10)
+        prices.split_train_val_test(b1[:5], n_train=10, n_val=5, n_test=10)
 
 
 def test_prompt_and_completion():
@@ -55,7 +56,9 @@ def test_offline_data_is_real_and_cached(tmp_path, monkeypatch):
     from utils import profile as prof
 
     monkeypatch.setattr(prices, "cache_dir", lambda *p: tmp_path)
-    p = prof.Profile("offline", "test", ["local/smollm2"], "x", dict(prof.SIZES["offline"], price_test_items=20))
+    p = prof.Profile(
+        "offline", "test", ["local/smollm2"], "x", dataclasses.replace(prof.SIZES["offline"], price_test_items=20)
+    )
     data = prices.load_price_data(p, max_tokens=60)
     again = prices.load_price_data(p, max_tokens=60)
     assert len(data.test) == 20 and data.test == again.test and len(list(tmp_path.iterdir())) == 1
@@ -82,7 +85,7 @@ def test_amazon_data_from_a_folder_is_curated_split_and_cut(tmp_path, monkeypatc
 
     monkeypatch.setenv("LLMKIT_AMAZON_DIR", str(AMAZON))
     monkeypatch.setattr(prices, "cache_dir", lambda *p: tmp_path)
-    sizes = dict(prof.SIZES["full"], price_train_items=30, price_test_items=10)
+    sizes = dataclasses.replace(prof.SIZES["full"], price_train_items=30, price_test_items=10)
     full = prof.Profile("full", "test", [], "x", sizes)
     data = prices.load_price_data(full, max_tokens=40)
     report = data.report

@@ -1,9 +1,10 @@
+import dataclasses
 import os
 
 import pytest
 
 from utils import profile as prof
-from utils import providers
+from utils import providers, results
 from utils.errors import BadInputError
 
 
@@ -43,12 +44,14 @@ def test_setup_goes_offline_and_prints_banner(clean_env, capsys):
     clean_env.delenv("HF_HUB_OFFLINE", raising=False)
     p = prof.setup()
     assert p.offline and os.environ["HF_HUB_OFFLINE"] == "1"
-    assert "profile: OFFLINE" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "profile: OFFLINE" in out and f"local model : {prof.OFFLINE_MODEL_LABEL}" in out
+    assert p.hf_model is None  # the packaged model: a model id, never a label matched by its first letters
 
 
 def test_sizes_are_defined_for_both_profiles():
-    assert prof.SIZES["offline"].keys() == prof.SIZES["full"].keys()
-    assert all(prof.SIZES["offline"][k] <= prof.SIZES["full"][k] for k in prof.SIZES["offline"])
+    offline, full = (dataclasses.asdict(prof.SIZES[name]) for name in ("offline", "full"))
+    assert offline.keys() == full.keys() and all(offline[k] <= full[k] for k in offline)
 
 
 def test_openrouter_adds_an_open_coder_model_for_week5(clean_env):
@@ -82,7 +85,7 @@ def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
     )
     p = prof.setup(quiet=True, env_file=env)  # no key: the full profile falls back to the local model
     assert p.name == "full" and p.hf_model == str(tmp_path / "my-model")
-    assert paths.cache_dir("x") == tmp_path / "cache" / "x" and paths.results_file().parent == tmp_path / "cache"
+    assert paths.cache_dir("x") == tmp_path / "cache" / "x" and results.approaches_file().parent == tmp_path / "cache"
     assert providers.base_url("ollama") == "http://127.0.0.1:9/v1"
     assert providers.base_url("openai") == "http://127.0.0.1:8/v1"
 

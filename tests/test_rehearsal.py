@@ -29,9 +29,9 @@ def test_rehearsal_environment_replaces_every_outside_service(tmp_path):
 def test_claims_are_asserted_except_in_the_rehearsal(monkeypatch, capsys):
     monkeypatch.delenv(rehearsal.FLAG, raising=False)
     with pytest.raises(AssertionError, match="loss fell"):
-        rehearsal.claim(False, "loss fell")
+        rehearsal.assert_unless_rehearsing(False, "loss fell")
     monkeypatch.setenv(rehearsal.FLAG, "1")
-    rehearsal.claim(False, "loss fell", "random weights")
+    rehearsal.assert_unless_rehearsing(False, "loss fell", "random weights")
     assert "rehearsal: not checked: loss fell (random weights)" in capsys.readouterr().out
 
 

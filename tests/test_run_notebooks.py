@@ -95,3 +95,28 @@ def test_figures_are_saved_and_a_plot_that_shows_nothing_fails_its_notebook(tmp_
     pngs = sorted(p.name for p in (tmp_path / "build" / "figures").glob("*.png"))
     assert pngs == ["a_drawn-cell0-0.png"]
     assert (tmp_path / "build" / "figures" / pngs[0]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_sigterm_ends_a_cell_that_ignores_its_interrupt(tmp_path):
+    """A cell stuck where the interrupt cannot reach it (or a kernel that stopped answering, as ipykernel 7 can):
+    after STOP_GRACE_S the kernel is killed, the job ends, and the executed copy keeps the cells that ran."""
+    started = tmp_path / "started"
+    stuck = notebook(
+        tmp_path / "a_stuck.ipynb",
+        "print('first cell ran')",
+        f"import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); open({str(started)!r}, 'w').close()\n"
+        "time.sleep(300)",
+    )
+    script = run_notebooks.ROOT / "scripts" / "run_notebooks.py"
+    command = [sys.executable, str(script), "--out", str(tmp_path / "build"), str(stuck)]
+    job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 90
+    while not started.exists():
+        assert time.monotonic() < deadline and job.poll() is None, "the stuck cell never started"
+        time.sleep(0.2)
+    job.send_signal(signal.SIGTERM)  # once: no second signal
+    out, _ = job.communicate(timeout=run_notebooks.STOP_GRACE_S + 30)
+    assert job.returncode == 128 + signal.SIGTERM, out
+    assert "stopped by the user" in (tmp_path / "build" / "SUMMARY.md").read_text()
+    kept = nbformat.read(tmp_path / "build" / "a_stuck.ipynb", as_version=4)
+    assert "first cell ran" in kept.cells[0].outputs[0]["text"]

@@ -443,3 +443,22 @@ def test_killing_every_process_spares_the_users_other_processes(mode, kit):
         bystander.wait()
     assert not unprotected and alive and bystander.returncode == -signal.SIGKILL
     assert "kill returned" in res.stdout or res.returncode == -signal.SIGKILL  # at most it killed itself
+
+
+def test_folders_of_a_killed_kernel_are_swept_by_the_next_process(tmp_path):
+    """nbval and a closed Colab tab kill the kernel outright, so its exit handler never removes the kept binaries."""
+    code = (
+        "import os, signal\n"
+        "from utils import sandbox as sb\n"
+        "print(sb.compile_cpp('int main() { return 0; }').binary.parent, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == -signal.SIGKILL
+    left = tmp_path / proc.stdout.strip().rsplit("/", 1)[-1]
+    assert left.is_dir() and (left / "main").exists()  # the exit handler did not run
+    mine = tmp_path / f"llmkit-cpp-{os.getpid()}-alive"  # a running process's folder is not touched
+    mine.mkdir()
+    assert sb.sweep_stale_folders(tmp_path) == [left]
+    assert not left.exists() and mine.exists()

@@ -99,12 +99,12 @@ def smollm2_folder() -> Path:
 def fresh_causal_lm(model_id: str | None = None, **kwargs: Any) -> tuple[Any, Any]:
     """The one loader of causal LMs: a new (tokenizer, model) each call (peft wraps the model it is given).
 
-    None or a SmolLM2 name: SmolLM2-135M-Instruct from its package. Anything else: a Hugging Face id or a local
+    None: SmolLM2-135M-Instruct from its package (the offline profile's model). Otherwise a Hugging Face id or a local
     folder, with HF_TOKEN for gated models; kwargs go to from_pretrained (dtype, quantization_config, device_map).
     """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if model_id is None or model_id.startswith("SmolLM2-135M"):
+    if model_id is None:
         folder = smollm2_folder()
         tok, model = AutoTokenizer.from_pretrained(folder), AutoModelForCausalLM.from_pretrained(folder, **kwargs)
     else:
@@ -128,10 +128,10 @@ def fresh_causal_lm(model_id: str | None = None, **kwargs: Any) -> tuple[Any, An
 def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tuple[Any, Any]:
     """(tokenizer, model) for inference, loaded once per process; offline: SmolLM2 from its GGUF."""
     kwargs: dict[str, Any] = {}
-    if model_id is not None and not model_id.startswith("SmolLM2-135M"):
+    if model_id is not None:
         import torch
 
-        from .finetune import native_bf16
+        from .hardware import native_bf16
 
         # bf16 only where the GPU has it natively; fp16 on a T4 (bf16 there is emulated); fp32 on a CPU
         dtype = dtype or ("bfloat16" if native_bf16() else "float16" if torch.cuda.is_available() else "float32")

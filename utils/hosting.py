@@ -3,34 +3,14 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
 from .catalog import gpu_monthly_cost
 from .errors import BadInputError
+from .hardware import BYTES_PER_WEIGHT, GPU, USABLE_MEMORY
 from .paths import DATA_DIR
-
-BYTES_PER_WEIGHT = {"bf16": 2.0, "8-bit": 1.0, "4-bit": 0.5}
-USABLE_MEMORY = 0.9  # the rest goes to the CUDA context, activations and fragmentation
-
-
-@dataclass(frozen=True)
-class GPU:
-    """A GPU's memory and memory bandwidth, from NVIDIA's data sheet."""
-
-    name: str
-    memory_gb: float
-    bandwidth_gb_s: float
-
-
-GPUS = {  # NVIDIA product data sheets (H100 SXM, A100 80GB SXM, L4, T4)
-    "H100 80GB": GPU("H100 80GB", 80, 3350),
-    "A100 80GB": GPU("A100 80GB", 80, 2039),
-    "L4": GPU("L4", 24, 300),
-    "T4": GPU("T4", 16, 320),
-}
 
 
 def kv_bytes_per_token(layers: int, kv_heads: int, head_dim: int, bytes_per_value: float = 2.0) -> float:
@@ -64,7 +44,7 @@ def decode_tokens_per_s(params_b: float, weights: str, kv_per_token: float, cont
                         n_gpus: int = 1) -> float:  # fmt: skip
     """Upper bound on generated tokens/s: each step reads every weight and every cached token once from memory."""
     gb_per_step = serving_memory_gb(params_b, weights, kv_per_token, context, batch)
-    return batch * n_gpus * gpu.bandwidth_gb_s / gb_per_step
+    return batch * n_gpus * gpu.bandwidth() / gb_per_step
 
 
 def self_hosting_table(models: pd.DataFrame, gpu: GPU, hourly_usd: float, context: int, batch: int,

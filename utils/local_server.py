@@ -24,6 +24,7 @@ from typing import Callable
 
 from .errors import BadInputError, ContextTooLongError, LocalServerCrashedError, ServerUnreachableError
 from .paths import cache_dir
+from .settings import setting, setting_int
 
 LOCAL_CONTEXT = 8192  # the window the kit gives SmolLM2 (its model card: 8k)
 
@@ -57,7 +58,7 @@ _broken: dict[str, str] = {}
 
 def _forced_backend() -> str:
     """LLMKIT_LOCAL_BACKEND, checked ('' when unset)."""
-    chosen = os.environ.get("LLMKIT_LOCAL_BACKEND", "").strip().lower()
+    chosen = setting("LLMKIT_LOCAL_BACKEND").lower()
     if chosen and chosen not in LOCAL_BACKENDS:
         raise BadInputError(f"LLMKIT_LOCAL_BACKEND={chosen!r} is not a backend; use {' or '.join(LOCAL_BACKENDS)}.")
     if chosen == "llama.cpp" and importlib.util.find_spec("llama_cpp") is None:
@@ -115,8 +116,8 @@ class LocalServer:
         # Measured (benchmarks/local_server.py, 2 cores): generating, one thread is as fast as two when quiet
         # (71 against 72 tok/s) and keeps its speed when another program wants the CPU (72 against 47); reading a
         # prompt, every core helps (211 against 113 tok/s) and passive OpenMP waiting keeps it from collapsing.
-        self.threads = threads or int(os.environ.get("LLMKIT_LOCAL_THREADS") or 1)
-        self.batch_threads = batch_threads or int(os.environ.get("LLMKIT_LOCAL_BATCH_THREADS") or os.cpu_count() or 1)
+        self.threads = threads or setting_int("LLMKIT_LOCAL_THREADS", 1)
+        self.batch_threads = batch_threads or setting_int("LLMKIT_LOCAL_BATCH_THREADS", os.cpu_count() or 1)
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         # the name requests carry: transformers serve, pinned to one model, accepts only that model's path

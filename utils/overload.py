@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
-import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BadInputError
+from .loopback import LoopbackServer, QuietHandler
 
 # What providers send when they shed load (their documented error bodies, shortened).
 FAILURES = {
@@ -48,7 +46,7 @@ class FailingFront:
         self.log: list[tuple[float, int]] = []
         self._variable = f"LLMKIT_{provider.upper()}_BASE_URL" if provider else None
         self._previous: str | None = None
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
         self._start = time.perf_counter()
 
     @property
@@ -56,31 +54,21 @@ class FailingFront:
         """The base URL to give a client instead of the target's (same path, /v1 included)."""
         if self._server is None:
             raise BadInputError("Start the front first: use it as `with FailingFront(...) as front:`.")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}{urlsplit(self.target).path}"
+        return self._server.url(urlsplit(self.target).path)
 
     def __enter__(self) -> FailingFront:
         front = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:  # keep the notebook quiet
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 self._forward(None)
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                body = self.read_body()
                 if len(front.log) < front.failures:
                     front.log.append((time.perf_counter() - front._start, front.status))
-                    payload = json.dumps({"error": {**FAILURES[front.status], "code": front.status}}).encode()
-                    self.send_response(front.status)
-                    if front.retry_after_s is not None:
-                        self.send_header("Retry-After", f"{front.retry_after_s:g}")
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
+                    retry = {} if front.retry_after_s is None else {"Retry_After": f"{front.retry_after_s:g}"}
+                    self.send(front.status, {"error": {**FAILURES[front.status], "code": front.status}}, **retry)
                     return
                 self._forward(body)
 
@@ -99,14 +87,9 @@ class FailingFront:
                     status, headers, payload = err.code, err.headers, err.read()
                 if self.command == "POST":
                     front.log.append((time.perf_counter() - front._start, status))
-                self.send_response(status)
-                self.send_header("Content-Type", headers.get("Content-Type", "application/json"))
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send(status, payload, headers.get("Content-Type", "application/json"))
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(Handler).__enter__()
         self._start = time.perf_counter()
         if self._variable:
             self._previous = os.environ.get(self._variable)
@@ -120,5 +103,5 @@ class FailingFront:
             else:
                 os.environ[self._variable] = self._previous
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.__exit__()
+            self._server = None

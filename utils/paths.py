@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .settings import setting
+
 ROOT: Path = Path(__file__).resolve().parent.parent
 DATA_DIR: Path = ROOT / "data"
 
 
 def cache_root() -> Path:
     """The rebuildable cache: LLMKIT_CACHE, else data/cache in the repo."""
-    return Path(os.environ.get("LLMKIT_CACHE") or DATA_DIR / "cache")
+    return Path(setting("LLMKIT_CACHE") or DATA_DIR / "cache")
 
 
 def cache_dir(*parts: str) -> Path:
@@ -29,11 +31,6 @@ def model_cache_dir(*parts: str) -> Path:
     """Converted model weights, shared between runs and read-only once written: LLMKIT_MODEL_CACHE, else the user's
     cache folder (~/.cache/llm-engineering-kit/models), so a throwaway LLMKIT_CACHE does not convert them again."""
     default = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-engineering-kit" / "models"
-    path = Path(os.environ.get("LLMKIT_MODEL_CACHE") or default).joinpath(*parts)
+    path = Path(setting("LLMKIT_MODEL_CACHE") or default).joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def results_file() -> Path:
-    """The shared results table of weeks 6-7: LLMKIT_RESULTS, else results.csv in the cache."""
-    return Path(os.environ.get("LLMKIT_RESULTS") or cache_root() / "results.csv")

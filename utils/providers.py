@@ -29,6 +29,7 @@ from .errors import (
     UnknownModelError,
 )
 from .local_server import local_aliases, local_server
+from .settings import base_url_override, setting, setting_list
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def api_key(provider: str) -> str:
 def base_url(provider: str) -> str | None:
     """A provider's endpoint: LLMKIT_<PROVIDER>_BASE_URL (for proxies and gateways; OLLAMA_BASE_URL for Ollama) first,
     read at call time, then the provider's own."""
-    override = os.environ.get(f"LLMKIT_{provider.upper()}_BASE_URL")
+    override = base_url_override(provider)
     if provider == "ollama":
         override = override or os.environ.get("OLLAMA_BASE_URL")
     return override or PROVIDERS[provider].base_url
@@ -326,7 +327,7 @@ def default_models() -> list[str]:
 def chosen_chat_models() -> list[str]:
     """The full profile's chat models: LLMKIT_CHAT_MODELS (comma-separated provider/model), else the default of
     every provider whose key is set, in the order of PROVIDERS."""
-    chosen = [m.strip() for m in os.environ.get("LLMKIT_CHAT_MODELS", "").split(",") if m.strip()]
+    chosen = setting_list("LLMKIT_CHAT_MODELS")
     for model in chosen:
         split_model(model)  # a typo is one sentence now, not a failure in the middle of a notebook
     if chosen:
@@ -337,7 +338,7 @@ def chosen_chat_models() -> list[str]:
 
 def chosen_code_models(chat_models: list[str]) -> list[str]:
     """Week 5's models: the chat models, plus LLMKIT_CODE_MODEL or the open coder model when OpenRouter has a key."""
-    extra = os.environ.get("LLMKIT_CODE_MODEL", "").strip()
+    extra = setting("LLMKIT_CODE_MODEL")
     if extra:
         split_model(extra)
     elif has_key("openrouter"):

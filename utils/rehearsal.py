@@ -5,17 +5,18 @@ zoo (utils/provider_zoo.py: each provider's rules, played on loopback in front o
 `openai/gpt-5-mini` is refused a `max_tokens` as OpenAI refuses it and is answered by SmolLM2), sets a placeholder
 key for each provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight
 Llama-architecture model (with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code:
-their numbers mean nothing, and the notebooks say so (the banner, and `claim`, which names every model-quality
-check it does not make).
+their numbers mean nothing, and the notebooks say so (the banner, and `assert_unless_rehearsing`, which names every
+model-quality check it does not make).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+from typing import Any
 
 from .paths import ROOT
 from .providers import PROVIDERS
+from .settings import setting
 
 FLAG = "LLMKIT_REHEARSAL"
 # routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); thinking inside the
@@ -27,32 +28,38 @@ AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
 
 def active() -> bool:
     """True while the full profile is rehearsed with local stand-ins."""
-    return os.environ.get(FLAG, "").strip() not in ("", "0", "false")
+    return setting(FLAG) not in ("", "0", "false")
 
 
-def claim(condition: bool, name: str, why: str = "the stand-in model has random weights") -> None:
-    """A notebook's claim about a trained model's quality: asserted, except in the rehearsal, where it is named."""
+def assert_unless_rehearsing(condition: bool, name: str, why: str = "the stand-in model has random weights") -> None:
+    """A notebook's claim about a trained model's quality: asserted, except in the rehearsal (random weights), where it
+    is named and skipped."""
     if active():
         print(f"rehearsal: not checked: {name} ({why})")
         return
     assert condition, name
 
 
-def build_tiny_llama(folder: Path) -> Path:
-    """A Llama-architecture model built from a config (random weights, 2 layers) with SmolLM2's real tokenizer."""
+def tiny_llama(vocab_size: int, seed: int = 0, **config: Any) -> Any:
+    """A Llama-architecture model built from a config (random weights, 2 layers, nothing downloaded): the one
+    builder the rehearsal and the tests share; config overrides the small defaults."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
+             "num_key_value_heads": 2, "max_position_embeddings": 4096}  # fmt: skip
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, **{**shape, **config}))
+
+
+def build_tiny_llama(folder: Path) -> Path:
+    """The rehearsal's model on disk: a tiny Llama with SmolLM2's real tokenizer (and its BOS token)."""
     from .tokens import smollm2_tokenizer
 
     if (folder / "config.json").exists():
         return folder
     tok = smollm2_tokenizer()
-    torch.manual_seed(0)
-    config = LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(folder)
+    tiny_llama(len(tok), bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
 

@@ -36,6 +36,7 @@ from typing import Callable
 
 from . import landlock
 from .errors import BadInputError, LLMKitError
+from .settings import setting
 
 CXX_FLAGS = ["-O3", "-std=c++17", "-march=native"]
 NOBODY = 65534
@@ -66,7 +67,7 @@ class Limits:
 # ----------------------------------------------------------------------------------------------------------------
 def bwrap_path() -> str | None:
     """The bubblewrap executable, unless LLMKIT_SANDBOX=limits asks for the fallback."""
-    if os.environ.get("LLMKIT_SANDBOX", "").strip().lower() in ("limits", "none", "off"):
+    if setting("LLMKIT_SANDBOX").lower() in ("limits", "none", "off"):
         return None
     return shutil.which("bwrap") if platform.system() == "Linux" else None
 
@@ -87,9 +88,6 @@ def isolation() -> str:
     """'bubblewrap' or 'limits only': the protection runs get on this machine."""
     path = bwrap_path()
     return "bubblewrap" if path and _bwrap_works(path) else "limits only"
-
-
-_announced: set[str] = set()
 
 
 def describe_protection() -> str:
@@ -120,14 +118,6 @@ def describe_protection() -> str:
         f"folder). Generated code can still read and write your files, write outside its folder and use the "
         f"network: {hint}."
     )
-
-
-def announce() -> None:
-    """Print once per process which protection is in force."""
-    text = describe_protection()
-    if text not in _announced:
-        _announced.add(text)
-        print(text)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,89 @@
+"""The approaches table weeks 6 and 7 share, and the decision read off it."""
+
+import pandas as pd
+import pytest
+
+from utils import evaluation as ev
+from utils import results
+from utils.errors import BadInputError
+
+
+def test_the_approaches_table_replaces_rows_per_approach(tmp_path):
+    path = tmp_path / "results.csv"
+    r1 = ev.score("a", [10, 20], [10, 20])
+    r2 = ev.score("a", [10, 20], [0, 0])
+    results.record(r1, "baseline", "offline", path=path)
+    results.record(ev.score("b", [10], [10]), "baseline", "offline", path=path)
+    table = results.record(r2, "baseline", "offline", path=path)
+    assert sorted(table["approach"]) == ["a", "b"] and table.set_index("approach").loc["a", "mae"] == 15
+    assert len(results.read_approaches(path, profile="full")) == 0
+    assert len(results.read_approaches(tmp_path / "none.csv")) == 0
+
+
+def test_running_cost_is_computed_from_measured_seconds(tmp_path):
+    report = ev.score("timed", [10, 20], [10, 20], seconds=3.6)
+    row = results.record(report, "baseline", "offline", path=tmp_path / "r.csv", dollars_per_hour=0.05).iloc[0]
+    assert row["seconds_per_item"] == pytest.approx(1.8)
+    assert row["compute_per_1k"] == pytest.approx(1.8 * 1000 / 3600 * 0.05)
+    assert pd.isna(row["api_per_1k"]) and row["mae_lo"] <= row["mae"] <= row["mae_hi"]
+
+
+def test_dollars_read_as_money_without_exponents():
+    assert [results.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0"]
+
+
+def test_the_decision_plot_numbers_every_row_and_greys_what_is_not_compared():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    rows = pd.DataFrame([
+        {"approach": "a", "family": "baseline", "n": 40, "unparseable": 0, "mae": 100.0, "mae_lo": 60.0,
+         "mae_hi": 140.0, "hit_rate": 0.3, "seconds_per_item": 0.01, "compute_per_1k": 1e-5, "api_per_1k": None,
+         "effort_estimate": "m"},
+        {"approach": "b", "family": "prompting", "n": 40, "unparseable": 34, "mae": 20.0, "mae_lo": 10.0,
+         "mae_hi": 30.0, "hit_rate": 0.05, "seconds_per_item": 0.5, "compute_per_1k": 0.0, "api_per_1k": 0.02,
+         "effort_estimate": "m"},
+    ])  # fmt: skip
+    ax = results.plot_decision(results.decision_table(rows), "dollars_per_1k", "dollars", "t")
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert sorted(labels) == ["baseline", "priced under 90% of items: not compared"]  # b: not drawn as prompting
+    assert sorted(t.get_text() for t in ax.texts) == ["0", "1"]
+
+
+def test_decision_table_prices_and_concludes():
+    rows = pd.DataFrame([
+        {"approach": "cheap", "family": "baseline", "n": 40, "mae": 100.0, "mae_lo": 60.0, "mae_hi": 140.0,
+         "hit_rate": 0.3, "seconds_per_item": 0.001, "compute_per_1k": 0.00001, "api_per_1k": None,
+         "effort_estimate": "m"},
+        {"approach": "best", "family": "RAG", "n": 40, "mae": 90.0, "mae_lo": 50.0, "mae_hi": 130.0,
+         "hit_rate": 0.4, "seconds_per_item": 0.7, "compute_per_1k": 0.01, "api_per_1k": 0.04, "effort_estimate": "d"},
+        {"approach": "worse", "family": "prompting", "n": 40, "mae": 300.0, "mae_lo": 200.0, "mae_hi": 400.0,
+         "hit_rate": 0.1, "seconds_per_item": 0.0, "compute_per_1k": 0.000001, "api_per_1k": None,
+         "effort_estimate": "m"},  # the cheapest of all, but measurably worse: never the pick
+        {"approach": "mute", "family": "prompting", "n": 40, "mae": 20.0, "mae_lo": 10.0, "mae_hi": 30.0,
+         "hit_rate": 0.05, "seconds_per_item": 0.1, "compute_per_1k": 0.0, "api_per_1k": None,
+         "effort_estimate": "m", "unparseable": 34},  # priced 6 of 40: its low error is not comparable
+    ]).fillna({"unparseable": 0})  # fmt: skip
+    table = results.decision_table(rows)
+    assert list(table["approach"]) == ["best", "cheap", "worse", "mute"]  # not compared: last, whatever its error
+    assert table.set_index("approach").loc["mute", "answered"] == pytest.approx(6 / 40)
+    assert table.set_index("approach").loc["best", "dollars_per_1k"] == 0.04  # the API's price, not machine time
+    assert table.set_index("approach").loc["cheap", "priced_by"].startswith("machine time")
+    decision = results.conclude(table)
+    assert decision["best"]["approach"] == "best" and decision["pick"]["approach"] == "cheap"
+    assert decision["best_llm"]["approach"] == "best" and "cheap" in decision["text"]
+    assert "Not compared, having priced under 90% of their items: mute (15%)" in decision["text"]
+    with pytest.raises(BadInputError):
+        results.decision_table(rows.iloc[0:0])
+
+
+def test_the_approaches_chart_names_unparseable_replies(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    path = tmp_path / "r.csv"
+    results.record(ev.score("chatty", [10, 20, 30], [10, None, None]), "prompting", "offline", path=path)
+    table = results.record(ev.score("steady", [10, 20, 30], [12, 18, 33]), "baseline", "offline", path=path)
+    ax = results.plot_results(table)
+    labels = sorted(t.get_text() for t in ax.texts)
+    assert labels == [" $0, 2 of 3 unparseable", " $2"]

@@ -1,0 +1,70 @@
+"""Every LLMKIT_* setting in one place: its name, what it does, and one function that reads it when asked.
+
+Settings are read at the moment they are used (never cached at import), so a value set in a cell, in `.env` or in
+Colab's secrets takes effect on the next call. Nothing in this module imports the rest of the kit.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import BadInputError
+
+SETTINGS = {
+    "LLMKIT_PROFILE": "offline or full; unset: full when a provider key or a GPU is there, else offline",
+    "LLMKIT_CHAT_MODELS": "comma-separated provider/model ids to use instead of the defaults",
+    "LLMKIT_CODE_MODEL": "week 5's extra coder model (provider/model)",
+    "LLMKIT_LOCAL_BACKEND": "llama.cpp or transformers: which local server runs the offline model",
+    "LLMKIT_LOCAL_THREADS": "generation threads of the local llama.cpp server (default 1)",
+    "LLMKIT_LOCAL_BATCH_THREADS": "prompt-reading threads of the local llama.cpp server (default: every core)",
+    "LLMKIT_HF_MODEL": "the Hugging Face model (an id or a local folder) of the full profile's local work",
+    "LLMKIT_FINETUNE_BASE": "week 7's base model (default meta-llama/Llama-3.1-8B, the leaderboard rule's pick)",
+    "LLMKIT_AMAZON_DIR": "a folder of Amazon Reviews 2023 meta_<Category>.jsonl files for the full profile",
+    "LLMKIT_CACHE": "the rebuildable cache (default data/cache)",
+    "LLMKIT_MODEL_CACHE": "converted model weights, shared between runs (default ~/.cache/llm-engineering-kit/models)",
+    "LLMKIT_RESULTS": "the shared results table of weeks 6 and 7 (default <cache>/results.csv)",
+    "LLMKIT_SANDBOX": "limits: run generated code without bubblewrap (resource limits only)",
+    "LLMKIT_REHEARSAL": "1: the full profile against local stand-ins (set by the rehearsal, never by hand)",
+    "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (LLMKIT_OPENAI_BASE_URL, ...)",
+    "LLMKIT_REPO": "the repository a notebook's first cell clones in Colab (default: pyproject.toml's address)",
+    "LLMKIT_WHEELS": "where make setup keeps the llama.cpp wheel it builds (read by scripts/build_llama_cpp.sh)",
+}
+TRUE = ("1", "true", "yes", "on")
+
+
+def _known(name: str) -> str:
+    """The name itself, or a clear error for a setting the kit does not have (a typo in the kit's own code)."""
+    if name not in SETTINGS and not (name.startswith("LLMKIT_") and name.endswith("_BASE_URL")):
+        raise BadInputError(f"{name} is not one of the kit's settings: {', '.join(SETTINGS)}.")
+    return name
+
+
+def setting(name: str, default: str = "") -> str:
+    """The setting's value with spaces trimmed, or default when it is unset or empty."""
+    return os.environ.get(_known(name), "").strip() or default
+
+
+def setting_int(name: str, default: int) -> int:
+    """A whole-number setting; a clear error when it is not one."""
+    value = setting(name)
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise BadInputError(f"{name} must be a whole number, got {value!r}.") from None
+
+
+def setting_list(name: str) -> list[str]:
+    """A comma-separated setting as a list (empty when unset)."""
+    return [part.strip() for part in setting(name).split(",") if part.strip()]
+
+
+def setting_flag(name: str) -> bool:
+    """Whether a yes/no setting is on (1, true, yes, on)."""
+    return setting(name).lower() in TRUE
+
+
+def base_url_override(provider: str) -> str:
+    """LLMKIT_<PROVIDER>_BASE_URL for one provider ('' when unset)."""
+    return setting(f"LLMKIT_{provider.upper()}_BASE_URL")
