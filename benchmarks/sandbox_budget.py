@@ -35,9 +35,14 @@ def row(mode: str, runs: int) -> dict:
         without = statistics.median(sb.sandbox_overhead(15) for _ in range(3))
     finally:
         sb._WriteBudget.run = watch
-    return {"mode": mode, "budget MB": sb.Limits.disk_mb, "MB past it (max)": round(max(past)),
-            "MB past it (median)": round(statistics.median(past)), "empty program ms": round(with_check * 1e3, 1),
-            "without the check ms": round(without * 1e3, 1)}  # fmt: skip
+    return {
+        "mode": mode,
+        "budget MB": sb.Limits.disk_mb,
+        "MB past it (max)": round(max(past)),
+        "MB past it (median)": round(statistics.median(past)),
+        "empty program ms": round(with_check * 1e3, 1),
+        "without the check ms": round(without * 1e3, 1),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

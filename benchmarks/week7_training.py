@@ -187,8 +187,10 @@ def logits_table(steps: int = 4) -> list[dict]:
     model.train()
     data = ft.build_dataset(tok, load_price_data(profile).train, config.max_length)
     batches = [data[i * config.batch_size : (i + 1) * config.batch_size] for i in range(steps + 1)]
-    collators = {"every position (DataCollatorForSeq2Seq)": DataCollatorForSeq2Seq(tok, padding=True),
-                 "the price only (PriceTokensCollator)": ft.PriceTokensCollator(tok)}  # fmt: skip
+    collators = {
+        "every position (DataCollatorForSeq2Seq)": DataCollatorForSeq2Seq(tok, padding=True),
+        "the price only (PriceTokensCollator)": ft.PriceTokensCollator(tok),
+    }
     rows = []
     for name, collate in collators.items():
         seconds, losses = 0.0, []
@@ -201,8 +203,14 @@ def logits_table(steps: int = 4) -> list[dict]:
                 seconds += time.perf_counter() - start
                 losses.append(loss.item())
         per_step, mean_loss = round(seconds / steps, 2), round(sum(losses) / steps, 4)
-        rows.append({"logits for": name, "batch": f"{config.batch_size} items", "seconds/step": per_step,
-                     "mean loss": mean_loss})  # fmt: skip
+        rows.append(
+            {
+                "logits for": name,
+                "batch": f"{config.batch_size} items",
+                "seconds/step": per_step,
+                "mean loss": mean_loss,
+            }
+        )
     return rows
 
 

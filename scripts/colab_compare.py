@@ -35,10 +35,15 @@ def changes(out: Path) -> int:
     before, after = pins(out / "before.txt"), pins(out / "after.txt")
     moved = [(n, before[n], after[n]) for n in sorted(before) if n in after and after[n] != before[n]]
     added = [(n, after[n]) for n in sorted(after) if n not in before]
-    lines = [f"# What the kit's Colab set-up changes in Colab's runtime (stand-in: Python {sys.version.split()[0]}, "
-             "Colab's versions from shared/colab/pip-freeze.gpu.txt)", "",
-             f"{len(moved)} upgraded or downgraded, {len(added)} added; nothing removed.", "",
-             "| package | Colab has | after the set-up |", "|---|---|---|"]  # fmt: skip
+    lines = [
+        f"# What the kit's Colab set-up changes in Colab's runtime (stand-in: Python {sys.version.split()[0]}, "
+        "Colab's versions from shared/colab/pip-freeze.gpu.txt)",
+        "",
+        f"{len(moved)} upgraded or downgraded, {len(added)} added; nothing removed.",
+        "",
+        "| package | Colab has | after the set-up |",
+        "|---|---|---|",
+    ]
     lines += [f"| {n} | {old} | {new} |" for n, old, new in moved]
     lines += ["", "Added (Colab has none of them): " + ", ".join(f"{n} {v}" for n, v in added)]
     (out / "CHANGES.md").write_text("\n".join(lines) + "\n")

@@ -7,10 +7,19 @@ from pathlib import Path
 
 # Colab brings these (its own versions must stay), or the notebooks do not need them there.
 NOT_ON_COLAB = {
-    "torch", "llama-cpp-python",  # Colab's CUDA torch; llama.cpp would be a C++ build (transformers serve instead)
-    "jupyterlab", "ipywidgets", "ipykernel", "nbclient", "nbformat",  # Colab's Jupyter stack
-    "nbval", "nbstripout", "pytest", "ruff", "playwright",  # the kit's tests and lint
-}  # fmt: skip
+    "torch",
+    "llama-cpp-python",  # Colab's CUDA torch; llama.cpp would be a C++ build (transformers serve instead)
+    "jupyterlab",
+    "ipywidgets",
+    "ipykernel",
+    "nbclient",
+    "nbformat",  # Colab's Jupyter stack
+    "nbval",
+    "nbstripout",
+    "pytest",
+    "ruff",
+    "playwright",  # the kit's tests and lint
+}
 
 
 def package_name(spec: str) -> str:

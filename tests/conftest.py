@@ -2,11 +2,16 @@
 
 Only converted model weights are shared between runs (LLMKIT_MODEL_CACHE, outside the repo): they are written once
 and never changed. Everything else a test or a notebook writes goes to a temporary folder, removed at the end.
+The helpers more than one test file needs are fixtures here: `write_notebook` and `tiny_llama`.
 """
 
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("LLMKIT_PROFILE", "offline")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -22,3 +27,26 @@ def pytest_sessionfinish(session, exitstatus):
 
     shutil.rmtree(_CACHE, ignore_errors=True)
     sweep_stale_folders()  # nbval kills each notebook's kernel outright: its kept binaries are removed here
+
+
+@pytest.fixture(scope="session")
+def write_notebook() -> Callable[..., Path]:
+    """write_notebook(path, *cells): a notebook of code cells with a python3 kernelspec, written to path."""
+    import nbformat
+
+    def write(path: Path, *cells: str) -> Path:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nbformat.write(nb, path)
+        return path
+
+    return write
+
+
+@pytest.fixture(scope="session")
+def tiny_llama() -> Callable[..., object]:
+    """tiny_llama(vocab_size, **config): a Llama smaller than the rehearsal's, trained in seconds."""
+    from utils.rehearsal import tiny_llama as build
+
+    shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 256}
+    return lambda vocab_size, **config: build(vocab_size, **{**shape, **config})

@@ -16,7 +16,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,21 +50,15 @@ def browser():
         b.close()
 
 
-def _notebook(path: Path, *cells: str) -> None:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nbformat.write(nb, path)
-
-
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory):
+def lab(tmp_path_factory, write_notebook):
     """A real `jupyter lab` on 127.0.0.1 with a random port and token, serving two small panel notebooks."""
     folder = tmp_path_factory.mktemp("lab")
-    _notebook(
+    write_notebook(
         folder / "filter.ipynb",
         "from utils import catalog, widgets\ncat = catalog.load_catalog()\nwidgets.filter_widget(cat)",
     )
-    _notebook(
+    write_notebook(
         folder / "panel.ipynb",
         "from utils import codegen as cg, widgets\n"
         "programs = {name: cg.course_program(name, 2_000) for name in cg.COURSE_PROGRAMS}\n"

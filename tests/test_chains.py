@@ -43,20 +43,36 @@ def test_chain_makes_two_calls_and_feeds_the_facts_forward():
 
 
 def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
-    store, replies = Store(), iter([
-        ChatResult("", "m", 80, 9, 0.1, 0.1, None, [{"id": "c1", "name": "similar_items",
-                                                      "arguments": json.dumps({"description": "steel kettle"})}]),
-        ChatResult("$29", "m", 120, 3, 0.1, 0.1, None),
-        ChatResult("", "m", 80, 9, 0.1, 0.1, None, [{"id": "c2", "name": "similar_items", "arguments": "{broken"}]),
-    ])  # fmt: skip
+    store, replies = (
+        Store(),
+        iter(
+            [
+                ChatResult(
+                    "",
+                    "m",
+                    80,
+                    9,
+                    0.1,
+                    0.1,
+                    None,
+                    [{"id": "c1", "name": "similar_items", "arguments": json.dumps({"description": "steel kettle"})}],
+                ),
+                ChatResult("$29", "m", 120, 3, 0.1, 0.1, None),
+                ChatResult(
+                    "", "m", 80, 9, 0.1, 0.1, None, [{"id": "c2", "name": "similar_items", "arguments": "{broken"}]
+                ),
+            ]
+        ),
+    )
     sent = []
 
     def scripted(model, messages, **kw):
         sent.append((model, messages, kw))
         return next(replies)
 
-    tools = chains.ToolPredictor("local/smollm2-tools", store, ITEMS, k=2, answer_model="local/smollm2",
-                                 chat_fn=scripted)  # fmt: skip
+    tools = chains.ToolPredictor(
+        "local/smollm2-tools", store, ITEMS, k=2, answer_model="local/smollm2", chat_fn=scripted
+    )
     assert tools(ITEMS[0]) == "$29" and tools(ITEMS[1]) == ""  # an invalid call is a miss, not a crash
     assert store.queries == ["steel kettle"]  # only the valid call was run, with the model's own query
     model, messages, kw = sent[1]
@@ -67,12 +83,24 @@ def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
 
 
 def test_a_tool_offered_in_the_prompt_is_read_from_the_reply_text():
-    store, replies = Store(), iter([
-        ChatResult('Let me check. {"name": "similar_items", "arguments": {"description": "kettle"}}', "m", 90, 20,
-                   0.1, 0.1, None),
-        ChatResult("$31", "m", 130, 3, 0.1, 0.1, None),
-        ChatResult("About $45.", "m", 90, 4, 0.1, 0.1, None),
-    ])  # fmt: skip
+    store, replies = (
+        Store(),
+        iter(
+            [
+                ChatResult(
+                    'Let me check. {"name": "similar_items", "arguments": {"description": "kettle"}}',
+                    "m",
+                    90,
+                    20,
+                    0.1,
+                    0.1,
+                    None,
+                ),
+                ChatResult("$31", "m", 130, 3, 0.1, 0.1, None),
+                ChatResult("About $45.", "m", 90, 4, 0.1, 0.1, None),
+            ]
+        ),
+    )
     sent = []
 
     def scripted(model, messages, **kw):
@@ -86,23 +114,39 @@ def test_a_tool_offered_in_the_prompt_is_read_from_the_reply_text():
     assert free.stats()["tool_called"] == 0.5 and free.stats()["valid_calls"] == 0.5 and store.queries == ["kettle"]
 
 
-@pytest.mark.parametrize("reply, call", [
-    ('{"name": "similar_items", "arguments": {"description": "a kettle"}}',
-     {"id": "in-text", "name": "similar_items", "arguments": '{"description": "a kettle"}'}),
-    ('{"name": "x", "arguments": "{}"}', {"id": "in-text", "name": "x", "arguments": "{}"}),
-    ("$45", None), ("{not json}", None), ('{"price": 45}', None), ("[1, 2]", None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "reply, call",
+    [
+        (
+            '{"name": "similar_items", "arguments": {"description": "a kettle"}}',
+            {"id": "in-text", "name": "similar_items", "arguments": '{"description": "a kettle"}'},
+        ),
+        ('{"name": "x", "arguments": "{}"}', {"id": "in-text", "name": "x", "arguments": "{}"}),
+        ("$45", None),
+        ("{not json}", None),
+        ('{"price": 45}', None),
+        ("[1, 2]", None),
+    ],
+)
 def test_call_in_text(reply, call):
     assert chains.call_in_text(reply) == call
 
 
-@pytest.mark.parametrize("arguments, expected", [
-    ('{"description": " a kettle "}', "a kettle"), ('{"description": ""}', None), ('{"query": "x"}', None),
-    ("not json", None), ('["a list"]', None),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "arguments, expected",
+    [
+        ('{"description": " a kettle "}', "a kettle"),
+        ('{"description": ""}', None),
+        ('{"query": "x"}', None),
+        ("not json", None),
+        ('["a list"]', None),
+    ],
+)
 def test_parse_tool_arguments(arguments, expected):
-    assert chains.parse_tool_arguments({"name": "similar_items", "arguments": arguments}, "similar_items",
-                                       "description") == expected  # fmt: skip
+    assert (
+        chains.parse_tool_arguments({"name": "similar_items", "arguments": arguments}, "similar_items", "description")
+        == expected
+    )
     assert (
         chains.parse_tool_arguments({"name": "other", "arguments": arguments}, "similar_items", "description") is None
     )
@@ -116,8 +160,12 @@ def test_contains_answer_needs_the_whole_value():
 
 
 def test_local_model_calls_a_tool_through_the_tools_api():
-    reply = chat("local/smollm2-tools", "Find products similar to a steel kettle.", max_tokens=32,
-                 tools=[chains.SIMILAR_ITEMS_TOOL])  # fmt: skip
+    reply = chat(
+        "local/smollm2-tools",
+        "Find products similar to a steel kettle.",
+        max_tokens=32,
+        tools=[chains.SIMILAR_ITEMS_TOOL],
+    )
     assert reply.tool_calls, reply.text  # the function-calling format offers the tool, the grammar keeps it JSON
     assert reply.tool_calls[0]["name"] == "similar_items"
     with pytest.raises(BadInputError, match="Tools and streaming"):

@@ -1,4 +1,3 @@
-import sys
 from types import SimpleNamespace
 
 import pytest
@@ -133,11 +132,3 @@ def test_no_temporary_folder_is_left_behind():
     cg.check_conversion(cg.python_reference("p", "print(42)\n", runs=0), "int main() { return oops; }", "broken")
     cg.check_conversion(cg.python_reference("p", "print(41)\n", runs=0), HELLO, "wrong output")
     assert _folders("llmkit-py-") == before_py and _folders("llmkit-cpp-") == before_cpp
-
-
-def test_the_kit_is_installed_as_a_package(tmp_path):
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=tmp_path,
-                         capture_output=True, text=True)  # fmt: skip
-    assert out.returncode == 0 and out.stdout.strip().endswith("utils/__init__.py")

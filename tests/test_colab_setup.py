@@ -18,8 +18,9 @@ def names(lines: list[str]) -> set[str]:
 
 
 def test_colab_installs_no_jupyter_or_test_tools_and_every_other_requirement():
-    printed = subprocess.run([sys.executable, str(ROOT / "scripts" / "colab_requirements.py")], capture_output=True,
-                             text=True, check=True).stdout.split()  # fmt: skip
+    printed = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "colab_requirements.py")], capture_output=True, text=True, check=True
+    ).stdout.split()
     required = names(colab_requirements.colab_lines((ROOT / "requirements.txt").read_text()))
     everything = {line.split("#")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()}
     assert names(printed) == required and not (required & PROTECTED) and "llama-cpp-python" not in required

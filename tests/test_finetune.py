@@ -28,12 +28,9 @@ def tok():
 
 
 @pytest.fixture
-def tiny_model(tok):
-    """A tiny Llama built from a config with SmolLM2's vocabulary: trains in seconds, nothing downloaded."""
-    from utils.rehearsal import tiny_llama
-
-    shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 256}
-    return tiny_llama(len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id, **shape)
+def tiny_model(tok, tiny_llama):
+    """A tiny Llama with SmolLM2's vocabulary and special tokens."""
+    return tiny_llama(len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
 
 
 def test_prompt_is_masked_and_only_the_price_is_learned(tok):
@@ -187,8 +184,13 @@ def test_the_config_trains_the_model_week_4s_rule_picked():
 def test_llama_gets_its_bos_token_in_training_and_generation(tok):
     from transformers import LlamaTokenizerFast
 
-    llama_like = LlamaTokenizerFast(tokenizer_object=tok.backend_tokenizer, bos_token=tok.bos_token,
-                                    eos_token=tok.eos_token, add_bos_token=True, add_eos_token=False)  # fmt: skip
+    llama_like = LlamaTokenizerFast(
+        tokenizer_object=tok.backend_tokenizer,
+        bos_token=tok.bos_token,
+        eos_token=tok.eos_token,
+        add_bos_token=True,
+        add_eos_token=False,
+    )
     ex, _ = ft.encode_example(llama_like, ITEMS[0], max_length=128)
     assert ex["input_ids"][0] == llama_like.bos_token_id and ex["input_ids"].count(llama_like.bos_token_id) == 1
     plain, _ = ft.encode_example(tok, ITEMS[0], max_length=128)  # SmolLM2's tokenizer adds none: nothing added
@@ -282,8 +284,9 @@ def test_the_plan_tells_emulated_bf16_from_real_bf16(monkeypatch):
         monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)  # what a T4 answers too
         monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a, capability=capability: capability)
-        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda *a, n=name, m=memory: SimpleNamespace(
-            name=n, total_memory=m))  # fmt: skip
+        monkeypatch.setattr(
+            torch.cuda, "get_device_properties", lambda *a, n=name, m=memory: SimpleNamespace(name=n, total_memory=m)
+        )
         device = hardware.current_gpu()
         plan = ft.plan_training(device, params_b=catalog.model_params_b("meta-llama/Llama-3.1-8B"))
         expected = "bfloat16" if capability >= (8, 0) else "float16"
@@ -298,9 +301,21 @@ def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_
 
     monkeypatch.setenv("LLMKIT_HF_MODEL", str(build_tiny_llama(tmp_path / "tiny")))
     monkeypatch.setattr(ft, "cache_dir", lambda *p: tmp_path / "runs")
-    cfg = ft.FineTuneConfig(base="llama-3.1-8b", r=4, alpha=8, learning_rate=5e-3, max_steps=3, batch_size=4,
-                            quantize_4bit=True, gradient_checkpointing=True, compute_dtype="float32",
-                            logging_steps=1, save_steps=100, warmup_steps=0, run_name="qlora-cpu")  # fmt: skip
+    cfg = ft.FineTuneConfig(
+        base="llama-3.1-8b",
+        r=4,
+        alpha=8,
+        learning_rate=5e-3,
+        max_steps=3,
+        batch_size=4,
+        quantize_4bit=True,
+        gradient_checkpointing=True,
+        compute_dtype="float32",
+        logging_steps=1,
+        save_steps=100,
+        warmup_steps=0,
+        run_name="qlora-cpu",
+    )
     cfg.validate()
     tok, base = ft.load_base(cfg)
     assert getattr(base, "is_loaded_in_4bit", False), "load_base did not quantise"

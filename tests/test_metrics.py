@@ -8,12 +8,9 @@ from utils.errors import BadInputError
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    """A tiny Llama built from a config: real transformer maths, nothing downloaded."""
-    from utils.rehearsal import tiny_llama
-
-    shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 128}
-    return tiny_llama(97, **shape).eval()
+def tiny(tiny_llama):
+    """A tiny Llama over 97 token ids: real transformer maths."""
+    return tiny_llama(97).eval()
 
 
 def test_worked_examples():

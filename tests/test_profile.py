@@ -1,5 +1,6 @@
 import dataclasses
 import os
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +96,17 @@ def test_the_tests_cache_is_a_throwaway_outside_the_repo():
 
     assert not cache_root().is_relative_to(ROOT) and cache_root().name.startswith("llmkit-test-cache")
     assert cache_dir("logs").is_relative_to(cache_root()) and not model_cache_dir().is_relative_to(ROOT)
+
+
+def test_import_utils_finds_this_checkout_from_any_folder(tmp_path):
+    # The import name is the folder's (utils/): Colab's first cell puts the clone on sys.path of a kernel that is
+    # already running, where an editable install's import hook for another name is not active until a restart.
+    # The cost of the plain name is that another `utils` earlier on the path would win; this fails if one does.
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-c", "import utils; print(utils.__file__)"], cwd=tmp_path, capture_output=True, text=True
+    )
+    here = Path(__file__).resolve().parent.parent / "utils" / "__init__.py"
+    assert out.returncode == 0 and Path(out.stdout.strip()).resolve() == here, out.stdout + out.stderr

@@ -69,10 +69,13 @@ def test_plain_models_keep_max_tokens_temperature_and_seed_where_accepted(at_zoo
     assert "seed" not in anthropic and anthropic["max_tokens"] == 5  # Anthropic's layer rejects seed
 
 
-@pytest.mark.parametrize("model, fragment", [
-    ("groq/llama-3.1-8b-instant", "has been retired by groq"),  # 400 model_decommissioned
-    ("anthropic/claude-3-5-haiku-latest", "anthropic does not know the model"),  # 404
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "model, fragment",
+    [
+        ("groq/llama-3.1-8b-instant", "has been retired by groq"),  # 400 model_decommissioned
+        ("anthropic/claude-3-5-haiku-latest", "anthropic does not know the model"),  # 404
+    ],
+)
 def test_a_retired_model_is_one_sentence_with_models_that_exist(at_zoo, model, fragment):
     with pytest.raises(UnknownModelError, match=fragment) as err:
         llm.chat(model, "hi", max_tokens=5)
@@ -82,12 +85,15 @@ def test_a_retired_model_is_one_sentence_with_models_that_exist(at_zoo, model, f
     assert len(at_zoo.requests) == 1  # not retried
 
 
-@pytest.mark.parametrize("failure, error, fragment", [
-    ("insufficient_quota", QuotaError, "no credit or quota left"),
-    ("402", QuotaError, "no credit or quota left"),
-    ("403", ForbiddenError, "refused openai/gpt-5-mini to this key"),
-    ("413", RequestTooLargeError, "The stated limit is 8000 tokens"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "failure, error, fragment",
+    [
+        ("insufficient_quota", QuotaError, "no credit or quota left"),
+        ("402", QuotaError, "no credit or quota left"),
+        ("403", ForbiddenError, "refused openai/gpt-5-mini to this key"),
+        ("413", RequestTooLargeError, "The stated limit is 8000 tokens"),
+    ],
+)
 def test_errors_retrying_cannot_fix_are_one_sentence_and_not_retried(at_zoo, failure, error, fragment):
     at_zoo.fail_next("openai", failure)
     with pytest.raises(error, match=fragment) as err:

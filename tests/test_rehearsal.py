@@ -47,8 +47,13 @@ def test_tiny_llama_is_built_from_a_config(tmp_path):
 def test_every_notebook_runs_on_the_full_profile_with_stand_ins(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
     env["LLMKIT_CACHE"] = str(tmp_path / "cache")
-    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "run_notebooks.py"), "--rehearse", "--out",
-                           str(tmp_path / "build")], capture_output=True, text=True, env=env, timeout=1800)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_notebooks.py"), "--rehearse", "--out", str(tmp_path / "build")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
     summary = (tmp_path / "build" / "SUMMARY.md").read_text()
     assert proc.returncode == 0, summary + proc.stdout[-3000:]
     n = len(list(ROOT.glob("week*/*.ipynb")))

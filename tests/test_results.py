@@ -36,14 +36,38 @@ def test_the_decision_plot_numbers_every_row_and_greys_what_is_not_compared():
     import matplotlib
 
     matplotlib.use("Agg")
-    rows = pd.DataFrame([
-        {"approach": "a", "family": "baseline", "n": 40, "unparseable": 0, "mae": 100.0, "mae_lo": 60.0,
-         "mae_hi": 140.0, "hit_rate": 0.3, "seconds_per_item": 0.01, "compute_per_1k": 1e-5, "api_per_1k": None,
-         "effort_estimate": "m"},
-        {"approach": "b", "family": "prompting", "n": 40, "unparseable": 34, "mae": 20.0, "mae_lo": 10.0,
-         "mae_hi": 30.0, "hit_rate": 0.05, "seconds_per_item": 0.5, "compute_per_1k": 0.0, "api_per_1k": 0.02,
-         "effort_estimate": "m"},
-    ])  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {
+                "approach": "a",
+                "family": "baseline",
+                "n": 40,
+                "unparseable": 0,
+                "mae": 100.0,
+                "mae_lo": 60.0,
+                "mae_hi": 140.0,
+                "hit_rate": 0.3,
+                "seconds_per_item": 0.01,
+                "compute_per_1k": 1e-5,
+                "api_per_1k": None,
+                "effort_estimate": "m",
+            },
+            {
+                "approach": "b",
+                "family": "prompting",
+                "n": 40,
+                "unparseable": 34,
+                "mae": 20.0,
+                "mae_lo": 10.0,
+                "mae_hi": 30.0,
+                "hit_rate": 0.05,
+                "seconds_per_item": 0.5,
+                "compute_per_1k": 0.0,
+                "api_per_1k": 0.02,
+                "effort_estimate": "m",
+            },
+        ]
+    )
     ax = results.plot_decision(results.decision_table(rows), "dollars_per_1k", "dollars", "t")
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert sorted(labels) == ["baseline", "priced under 90% of items: not compared"]  # b: not drawn as prompting
@@ -51,19 +75,63 @@ def test_the_decision_plot_numbers_every_row_and_greys_what_is_not_compared():
 
 
 def test_decision_table_prices_and_concludes():
-    rows = pd.DataFrame([
-        {"approach": "cheap", "family": "baseline", "n": 40, "mae": 100.0, "mae_lo": 60.0, "mae_hi": 140.0,
-         "hit_rate": 0.3, "seconds_per_item": 0.001, "compute_per_1k": 0.00001, "api_per_1k": None,
-         "effort_estimate": "m"},
-        {"approach": "best", "family": "RAG", "n": 40, "mae": 90.0, "mae_lo": 50.0, "mae_hi": 130.0,
-         "hit_rate": 0.4, "seconds_per_item": 0.7, "compute_per_1k": 0.01, "api_per_1k": 0.04, "effort_estimate": "d"},
-        {"approach": "worse", "family": "prompting", "n": 40, "mae": 300.0, "mae_lo": 200.0, "mae_hi": 400.0,
-         "hit_rate": 0.1, "seconds_per_item": 0.0, "compute_per_1k": 0.000001, "api_per_1k": None,
-         "effort_estimate": "m"},  # the cheapest of all, but measurably worse: never the pick
-        {"approach": "mute", "family": "prompting", "n": 40, "mae": 20.0, "mae_lo": 10.0, "mae_hi": 30.0,
-         "hit_rate": 0.05, "seconds_per_item": 0.1, "compute_per_1k": 0.0, "api_per_1k": None,
-         "effort_estimate": "m", "unparseable": 34},  # priced 6 of 40: its low error is not comparable
-    ]).fillna({"unparseable": 0})  # fmt: skip
+    rows = pd.DataFrame(
+        [
+            {
+                "approach": "cheap",
+                "family": "baseline",
+                "n": 40,
+                "mae": 100.0,
+                "mae_lo": 60.0,
+                "mae_hi": 140.0,
+                "hit_rate": 0.3,
+                "seconds_per_item": 0.001,
+                "compute_per_1k": 0.00001,
+                "api_per_1k": None,
+                "effort_estimate": "m",
+            },
+            {
+                "approach": "best",
+                "family": "RAG",
+                "n": 40,
+                "mae": 90.0,
+                "mae_lo": 50.0,
+                "mae_hi": 130.0,
+                "hit_rate": 0.4,
+                "seconds_per_item": 0.7,
+                "compute_per_1k": 0.01,
+                "api_per_1k": 0.04,
+                "effort_estimate": "d",
+            },
+            {
+                "approach": "worse",
+                "family": "prompting",
+                "n": 40,
+                "mae": 300.0,
+                "mae_lo": 200.0,
+                "mae_hi": 400.0,
+                "hit_rate": 0.1,
+                "seconds_per_item": 0.0,
+                "compute_per_1k": 0.000001,
+                "api_per_1k": None,
+                "effort_estimate": "m",
+            },  # the cheapest of all, but measurably worse: never the pick
+            {
+                "approach": "mute",
+                "family": "prompting",
+                "n": 40,
+                "mae": 20.0,
+                "mae_lo": 10.0,
+                "mae_hi": 30.0,
+                "hit_rate": 0.05,
+                "seconds_per_item": 0.1,
+                "compute_per_1k": 0.0,
+                "api_per_1k": None,
+                "effort_estimate": "m",
+                "unparseable": 34,
+            },  # priced 6 of 40: its low error is not comparable
+        ]
+    ).fillna({"unparseable": 0})
     table = results.decision_table(rows)
     assert list(table["approach"]) == ["best", "cheap", "worse", "mute"]  # not compared: last, whatever its error
     assert table.set_index("approach").loc["mute", "answered"] == pytest.approx(6 / 40)

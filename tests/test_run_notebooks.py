@@ -13,18 +13,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import run_notebooks  # noqa: E402
 
 
-def notebook(path: Path, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nbformat.write(nb, path)
-    return path
-
-
-def test_failures_and_dead_kernels_are_rows_not_crashes(tmp_path, capfd, monkeypatch):
+def test_failures_and_dead_kernels_are_rows_not_crashes(write_notebook, tmp_path, capfd, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")  # main() unsets it for its kernels; put it back for the other tests
-    good = notebook(tmp_path / "a_good.ipynb", "import time; time.sleep(0.3)", "x = 1")
-    dies = notebook(tmp_path / "b_dies.ipynb", "import os; os._exit(1)")
-    fails = notebook(tmp_path / "c_fails.ipynb", "assert 1 == 2, 'the claim is false'")
-    after = notebook(tmp_path / "d_after.ipynb", "print('still running')")
+    good = write_notebook(tmp_path / "a_good.ipynb", "import time; time.sleep(0.3)", "x = 1")
+    dies = write_notebook(tmp_path / "b_dies.ipynb", "import os; os._exit(1)")
+    fails = write_notebook(tmp_path / "c_fails.ipynb", "assert 1 == 2, 'the claim is false'")
+    after = write_notebook(tmp_path / "d_after.ipynb", "print('still running')")
     code = run_notebooks.main(["--out", str(tmp_path / "build"), *map(str, (good, dies, fails, after))])
     summary = (tmp_path / "build" / "SUMMARY.md").read_text()
     assert code == 1 and "| a_good.ipynb |" in summary and "| d_after.ipynb |" in summary
@@ -35,7 +29,7 @@ def test_failures_and_dead_kernels_are_rows_not_crashes(tmp_path, capfd, monkeyp
     assert "without encryption" not in capfd.readouterr().err
 
 
-def test_sigterm_stops_the_job_its_kernel_and_the_kernels_server(tmp_path):
+def test_sigterm_stops_the_job_its_kernel_and_the_kernels_server(write_notebook, tmp_path):
     """`kill PID` ends the main job: no next notebook, the kernel gone and with it a server started through
     utils/serve_child.py (as the local model server is), and SUMMARY.md written with the row that was running."""
     pid_file = tmp_path / "server.pid"
@@ -47,8 +41,8 @@ def test_sigterm_stops_the_job_its_kernel_and_the_kernels_server(tmp_path):
         f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
         "time.sleep(120)"
     )
-    first = notebook(tmp_path / "a_long.ipynb", start_server)
-    second = notebook(tmp_path / "b_next.ipynb", "print('should not run')")
+    first = write_notebook(tmp_path / "a_long.ipynb", start_server)
+    second = write_notebook(tmp_path / "b_next.ipynb", "print('should not run')")
     script = run_notebooks.ROOT / "scripts" / "run_notebooks.py"
     job = subprocess.Popen(
         [sys.executable, str(script), "--out", str(tmp_path / "build"), str(first), str(second)],
@@ -80,10 +74,10 @@ def _alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").exists() and Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def test_figures_are_saved_and_a_plot_that_shows_nothing_fails_its_notebook(tmp_path, monkeypatch):
+def test_figures_are_saved_and_a_plot_that_shows_nothing_fails_its_notebook(write_notebook, tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")  # as the tests have it: main() must unset it for its kernels
-    drawn = notebook(tmp_path / "a_drawn.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])")
-    blank = notebook(
+    drawn = write_notebook(tmp_path / "a_drawn.ipynb", "import matplotlib.pyplot as plt\nplt.plot([1, 2], [3, 4])")
+    blank = write_notebook(
         tmp_path / "b_blank.ipynb",
         "import matplotlib\nmatplotlib.use('Agg')\nimport matplotlib.pyplot as plt",
         "# plt.plot() in a comment is not a plot\nx = 1",
@@ -97,11 +91,11 @@ def test_figures_are_saved_and_a_plot_that_shows_nothing_fails_its_notebook(tmp_
     assert (tmp_path / "build" / "figures" / pngs[0]).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_one_sigterm_ends_a_cell_that_ignores_its_interrupt(tmp_path):
+def test_one_sigterm_ends_a_cell_that_ignores_its_interrupt(write_notebook, tmp_path):
     """A cell stuck where the interrupt cannot reach it (or a kernel that stopped answering, as ipykernel 7 can):
     after STOP_GRACE_S the kernel is killed, the job ends, and the executed copy keeps the cells that ran."""
     started = tmp_path / "started"
-    stuck = notebook(
+    stuck = write_notebook(
         tmp_path / "a_stuck.ipynb",
         "print('first cell ran')",
         f"import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); open({str(started)!r}, 'w').close()\n"

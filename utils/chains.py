@@ -21,8 +21,10 @@ FACTS_PROMPT = (
 PRICE_FROM_FACTS = "You estimate the price of products from their key facts. " + SYSTEM.split(". ", 1)[1]
 TOOL_SYSTEM = SYSTEM + " You may call similar_items first to see what similar products sold for."
 # The same tool offered in plain text, for a model left free to write anything (no tools API, no grammar).
-TOOL_IN_PROMPT = (TOOL_SYSTEM + ' To call it, reply with only this JSON: {"name": "similar_items", "arguments": '
-                  '{"description": "<what the product is>"}}. Otherwise reply with the price.')  # fmt: skip
+TOOL_IN_PROMPT = (
+    TOOL_SYSTEM + ' To call it, reply with only this JSON: {"name": "similar_items", "arguments": '
+    '{"description": "<what the product is>"}}. Otherwise reply with the price.'
+)
 SIMILAR_ITEMS_TOOL = {
     "type": "function",
     "function": {
@@ -89,8 +91,7 @@ class ToolPredictor:
 
     def __call__(self, item: Item) -> str:
         system = TOOL_IN_PROMPT if self.in_prompt else TOOL_SYSTEM
-        messages: list[dict[str, Any]] = [{"role": "system", "content": system},
-                                          {"role": "user", "content": item.text}]  # fmt: skip
+        messages: list[dict[str, Any]] = [{"role": "system", "content": system}, {"role": "user", "content": item.text}]
         tools = None if self.in_prompt else [SIMILAR_ITEMS_TOOL]
         first = self.chat_fn(self.model, messages, max_tokens=self.call_tokens, tools=tools)
         calls = first.tool_calls
@@ -106,15 +107,28 @@ class ToolPredictor:
             if query is not None:
                 found_items = self.similar_items(query)
                 if self.in_prompt:  # the result goes back as text, as the call came
-                    messages += [{"role": "assistant", "content": first.text},
-                                 {"role": "user", "content": f"similar_items returned:\n{found_items}\n"
-                                                             "Reply with the price only."}]  # fmt: skip
+                    messages += [
+                        {"role": "assistant", "content": first.text},
+                        {
+                            "role": "user",
+                            "content": f"similar_items returned:\n{found_items}\nReply with the price only.",
+                        },
+                    ]
                 else:
                     messages += [
-                        {"role": "assistant", "content": "", "tool_calls": [{"id": call["id"], "type": "function",
-                         "function": {"name": call["name"], "arguments": call["arguments"]}}]},
+                        {
+                            "role": "assistant",
+                            "content": "",
+                            "tool_calls": [
+                                {
+                                    "id": call["id"],
+                                    "type": "function",
+                                    "function": {"name": call["name"], "arguments": call["arguments"]},
+                                }
+                            ],
+                        },
                         {"role": "tool", "tool_call_id": call["id"], "content": found_items},
-                    ]  # fmt: skip
+                    ]
                 second = self.chat_fn(self.answer_model or self.model, messages, max_tokens=10)
                 results.append(second)
                 text = second.text
@@ -148,8 +162,11 @@ def call_in_text(reply: str) -> dict[str, str] | None:
     if not isinstance(value, dict) or "name" not in value:
         return None
     arguments = value.get("arguments", {})
-    return {"id": "in-text", "name": str(value["name"]),
-            "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)}  # fmt: skip
+    return {
+        "id": "in-text",
+        "name": str(value["name"]),
+        "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments),
+    }
 
 
 def parse_tool_arguments(call: dict[str, str], name: str, argument: str) -> str | None:
@@ -170,15 +187,18 @@ def contains_answer(reply: str, accepted: Sequence[str]) -> bool:
     return any(f" {norm(a)} " in text for a in accepted if norm(a))
 
 
-def ask_all(model: str, questions: Sequence[dict[str, Any]], context: str | None = None,
-            max_tokens: int = 24) -> list[dict[str, Any]]:  # fmt: skip
+def ask_all(
+    model: str, questions: Sequence[dict[str, Any]], context: str | None = None, max_tokens: int = 24
+) -> list[dict[str, Any]]:
     """Ask each {"question", "answers"} with or without a context passage; each reply with whether it is right."""
     rows = []
     for q in questions:
         prompt = q["question"] if context is None else f"{context}\n\nQuestion: {q['question']}"
         system = "Answer in a few words." + ("" if context is None else " Use the text above the question.")
-        reply = chat(model, [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-                     max_tokens=max_tokens)  # fmt: skip
-        rows.append({"question": q["question"], "reply": reply.text.strip(),
-                     "right": contains_answer(reply.text, q["answers"])})  # fmt: skip
+        reply = chat(
+            model, [{"role": "system", "content": system}, {"role": "user", "content": prompt}], max_tokens=max_tokens
+        )
+        rows.append(
+            {"question": q["question"], "reply": reply.text.strip(), "right": contains_answer(reply.text, q["answers"])}
+        )
     return rows

@@ -437,9 +437,15 @@ def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int
     seconds = ends[-1] - ends[0]
     examples = (steps - 1) * config.batch_size * config.grad_accum
     mean_tokens = sum(len(d["input_ids"]) for d in dataset) / len(dataset)
-    return {"steps": steps, "seconds": seconds, "examples_per_s": examples / seconds,
-            "tokens_per_s": examples * mean_tokens / seconds, "tokens_per_item": mean_tokens,
-            "padding_share": share, "config": config}  # fmt: skip
+    return {
+        "steps": steps,
+        "seconds": seconds,
+        "examples_per_s": examples / seconds,
+        "tokens_per_s": examples * mean_tokens / seconds,
+        "tokens_per_item": mean_tokens,
+        "padding_share": share,
+        "config": config,
+    }
 
 
 def logit_tolerance(config: FineTuneConfig) -> float:
@@ -478,8 +484,9 @@ def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: in
         with torch.no_grad():
             logits = model(**{k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}).logits
         predicted, target = logits[:, :-1].float(), labels[:, 1:]  # position t predicts token t + 1
-        total += torch.nn.functional.cross_entropy(predicted.reshape(-1, predicted.shape[-1]), target.reshape(-1),
-                                                   ignore_index=-100, reduction="sum").item()  # fmt: skip
+        total += torch.nn.functional.cross_entropy(
+            predicted.reshape(-1, predicted.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="sum"
+        ).item()
         count += int((target != -100).sum())
     return total / count
 

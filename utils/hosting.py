@@ -40,15 +40,17 @@ def gpus_needed(memory_gb: float, gpu: GPU) -> int:
     return max(1, math.ceil(memory_gb / (gpu.memory_gb * USABLE_MEMORY)))
 
 
-def decode_tokens_per_s(params_b: float, weights: str, kv_per_token: float, context: int, batch: int, gpu: GPU,
-                        n_gpus: int = 1) -> float:  # fmt: skip
+def decode_tokens_per_s(
+    params_b: float, weights: str, kv_per_token: float, context: int, batch: int, gpu: GPU, n_gpus: int = 1
+) -> float:
     """Upper bound on generated tokens/s: each step reads every weight and every cached token once from memory."""
     gb_per_step = serving_memory_gb(params_b, weights, kv_per_token, context, batch)
     return batch * n_gpus * gpu.bandwidth() / gb_per_step
 
 
-def self_hosting_table(models: pd.DataFrame, gpu: GPU, hourly_usd: float, context: int, batch: int,
-                       output_tokens_per_day: float) -> pd.DataFrame:  # fmt: skip
+def self_hosting_table(
+    models: pd.DataFrame, gpu: GPU, hourly_usd: float, context: int, batch: int, output_tokens_per_day: float
+) -> pd.DataFrame:
     """Per model and precision: memory, GPUs, monthly cost, and whether those GPUs can generate the day's volume."""
     rows = []
     for m in models.itertuples():
@@ -57,9 +59,17 @@ def self_hosting_table(models: pd.DataFrame, gpu: GPU, hourly_usd: float, contex
             mem = serving_memory_gb(m.params_b, weights, kv, context, batch)
             n = gpus_needed(mem, gpu)
             capacity = decode_tokens_per_s(m.params_b, weights, kv, context, batch, gpu, n) * 86_400
-            rows.append({"model": m.model, "weights": weights, "memory_gb": round(mem, 1), "gpus": n,
-                         "monthly_usd": round(n * gpu_monthly_cost(hourly_usd)), "max_output_tokens_per_day": capacity,
-                         "serves_the_volume": capacity >= output_tokens_per_day})  # fmt: skip
+            rows.append(
+                {
+                    "model": m.model,
+                    "weights": weights,
+                    "memory_gb": round(mem, 1),
+                    "gpus": n,
+                    "monthly_usd": round(n * gpu_monthly_cost(hourly_usd)),
+                    "max_output_tokens_per_day": capacity,
+                    "serves_the_volume": capacity >= output_tokens_per_day,
+                }
+            )
     return pd.DataFrame(rows)
 
 

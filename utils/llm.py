@@ -113,8 +113,9 @@ def chat(
         server = local.local_server(model_id)
         server.check_fits(msgs, max_tokens)
         served = server.served_model
-    kwargs: dict[str, Any] = dict(model=served, messages=msgs,
-                                  **request_params(provider, model_id, max_tokens, temperature, seed))  # fmt: skip
+    kwargs: dict[str, Any] = dict(
+        model=served, messages=msgs, **request_params(provider, model_id, max_tokens, temperature, seed)
+    )
     if stop:
         kwargs["stop"] = stop
     if tools:
@@ -163,12 +164,16 @@ def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_toke
         resp = client.chat.completions.create(**kwargs)
         latency = time.perf_counter() - start
         message = resp.choices[0].message
-        calls = [{"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
-                 for c in message.tool_calls or [] if getattr(c, "function", None)]  # fmt: skip
+        calls = [
+            {"id": c.id, "name": c.function.name, "arguments": c.function.arguments or ""}
+            for c in message.tool_calls or []
+            if getattr(c, "function", None)
+        ]
         usage = resp.usage
         n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
-        return ChatResult(message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out),
-                          calls)  # fmt: skip
+        return ChatResult(
+            message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out), calls
+        )
     pieces: list[str] = []
     ttft = None
     n_in: int | None = None

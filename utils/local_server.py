@@ -87,8 +87,13 @@ def describe_exit(returncode: int) -> str:
         name = signal.Signals(-returncode).name
     except ValueError:
         name = f"signal {-returncode}"
-    why = {"SIGSEGV": " (a crash)", "SIGILL": " (an instruction this CPU lacks)", "SIGBUS": " (a crash)",
-           "SIGABRT": " (it aborted)", "SIGKILL": " (killed from outside, often for memory)"}.get(name, "")  # fmt: skip
+    why = {
+        "SIGSEGV": " (a crash)",
+        "SIGILL": " (an instruction this CPU lacks)",
+        "SIGBUS": " (a crash)",
+        "SIGABRT": " (it aborted)",
+        "SIGKILL": " (killed from outside, often for memory)",
+    }.get(name, "")
     return f"was killed by {name}{why}"
 
 
@@ -131,13 +136,41 @@ class LocalServer:
         """The server's command line."""
         child = [sys.executable, str(Path(__file__).with_name("serve_child.py")), str(os.getpid())]
         if self.backend == "transformers":
-            return [*child, "transformers.cli.transformers:main", "serve",
-                    str(self.model_path), "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
-                    "--default-seed", "42"]  # fmt: skip
-        return [*child, "llama_cpp.server", "--model", str(self.model_path), "--model_alias", self.alias,
-                "--host", "127.0.0.1", "--port", str(self.port), "--n_threads", str(self.threads), "--n_threads_batch",
-                str(self.batch_threads), "--n_ctx", str(self.n_ctx), "--verbose", "False",
-                *(["--chat_format", self.chat_format] if self.chat_format else [])]  # fmt: skip
+            return [
+                *child,
+                "transformers.cli.transformers:main",
+                "serve",
+                str(self.model_path),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "warning",
+                "--default-seed",
+                "42",
+            ]
+        return [
+            *child,
+            "llama_cpp.server",
+            "--model",
+            str(self.model_path),
+            "--model_alias",
+            self.alias,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--n_threads",
+            str(self.threads),
+            "--n_threads_batch",
+            str(self.batch_threads),
+            "--n_ctx",
+            str(self.n_ctx),
+            "--verbose",
+            "False",
+            *(["--chat_format", self.chat_format] if self.chat_format else []),
+        ]
 
     def start(self, timeout_s: float = 180.0) -> LocalServer:
         """Start the server, wait until it answers, then make it prove itself with one short generation; a
@@ -167,8 +200,12 @@ class LocalServer:
     def self_check(self, timeout_s: float = 60.0) -> None:
         """One short generation from a prompt of several tokens, before any lesson call: a build that crashes on
         its first real prompt (ggml-org/llama.cpp#20824) is caught here, not in the middle of a lesson."""
-        body = {"model": self.served_model, "messages": [{"role": "user", "content": "Say the word ready."}],
-                "max_tokens": 2, "temperature": 0}  # fmt: skip
+        body = {
+            "model": self.served_model,
+            "messages": [{"role": "user", "content": "Say the word ready."}],
+            "max_tokens": 2,
+            "temperature": 0,
+        }
         request = urllib.request.Request(
             self.base_url + "/chat/completions", json.dumps(body).encode(), {"Content-Type": "application/json"}
         )
@@ -196,8 +233,10 @@ class LocalServer:
 
     def death(self, when: str) -> str:
         """One sentence: which server died, how, and the last lines of its log."""
-        return (f"The local model server ({self.backend}, local/{self.alias}) {describe_exit(self.proc.returncode)} "
-                f"{when}. {self.tail()}")  # fmt: skip
+        return (
+            f"The local model server ({self.backend}, local/{self.alias}) {describe_exit(self.proc.returncode)} "
+            f"{when}. {self.tail()}"
+        )
 
     def tail(self, lines: int = 3) -> str:
         """The log's last non-empty lines on one line, for an error sentence."""
@@ -273,11 +312,18 @@ def _give_up_on(backend: str, sentence: str) -> None:
     _broken[backend] = sentence
     forced = _forced_backend()
     if forced or backend == "transformers":
-        why = (f"LLMKIT_LOCAL_BACKEND={forced} is set, so the kit stops here: unset it to let the kit fall back to "
-               "transformers serve" if forced else "No other local backend is left")  # fmt: skip
+        why = (
+            f"LLMKIT_LOCAL_BACKEND={forced} is set, so the kit stops here: unset it to let the kit fall back to "
+            "transformers serve"
+            if forced
+            else "No other local backend is left"
+        )
         raise LocalServerCrashedError(f"{sentence} {why} (README: 'If the local server cannot run').") from None
-    print(f"{sentence} The kit now serves the same model with transformers serve (about 4x slower generation on a "
-          "CPU); the lesson goes on.", flush=True)  # fmt: skip
+    print(
+        f"{sentence} The kit now serves the same model with transformers serve (about 4x slower generation on a "
+        "CPU); the lesson goes on.",
+        flush=True,
+    )
 
 
 def recover(model_id: str) -> bool:

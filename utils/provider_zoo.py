@@ -40,7 +40,7 @@ SCRIPTED = {
                 "code": "rate_limit_exceeded",
             }
         },
-    ),  # fmt: skip
+    ),
     "insufficient_quota": (
         429,
         {
@@ -50,7 +50,7 @@ SCRIPTED = {
                 "code": "insufficient_quota",
             }
         },
-    ),  # fmt: skip
+    ),
     "402": (
         402,
         {
@@ -59,7 +59,7 @@ SCRIPTED = {
                 "code": 402,
             }
         },
-    ),  # fmt: skip
+    ),
     "403": (
         403,
         {
@@ -69,7 +69,7 @@ SCRIPTED = {
                 "code": "model_not_found",
             }
         },
-    ),  # fmt: skip
+    ),
     "429": (
         429,
         {
@@ -79,7 +79,7 @@ SCRIPTED = {
                 "code": "rate_limit_exceeded",
             }
         },
-    ),  # fmt: skip
+    ),
 }
 
 
@@ -94,25 +94,47 @@ def refusal(provider: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] |
     spec = PROVIDERS[provider]
     if model in spec.retired:
         if provider == "groq":
-            return 400, {"error": {"message": f"The model `{model}` has been decommissioned and is no longer "
-                                              "supported. Please refer to https://console.groq.com/docs/deprecations "
-                                              "for a recommendation on which model to use instead.",
-                                   "type": "invalid_request_error", "code": "model_decommissioned"}}  # fmt: skip
-        return 404, {"error": {"message": f"The model `{model}` does not exist or you do not have access to it.",
-                               "type": "invalid_request_error", "code": "model_not_found"}}  # fmt: skip
+            return 400, {
+                "error": {
+                    "message": f"The model `{model}` has been decommissioned and is no longer "
+                    "supported. Please refer to https://console.groq.com/docs/deprecations "
+                    "for a recommendation on which model to use instead.",
+                    "type": "invalid_request_error",
+                    "code": "model_decommissioned",
+                }
+            }
+        return 404, {
+            "error": {
+                "message": f"The model `{model}` does not exist or you do not have access to it.",
+                "type": "invalid_request_error",
+                "code": "model_not_found",
+            }
+        }
     if model not in listed_models(provider):
         return 404, {"error": {"message": f"The model `{model}` does not exist.", "code": "model_not_found"}}
     facts = model_facts(provider, model)
     if provider == "openai" and facts.get("reasoning"):
         if "max_tokens" in body:
-            return 400, {"error": {"message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
-                                              "Use 'max_completion_tokens' instead.", "type": "invalid_request_error",
-                                   "param": "max_tokens", "code": "unsupported_parameter"}}  # fmt: skip
+            return 400, {
+                "error": {
+                    "message": "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead.",
+                    "type": "invalid_request_error",
+                    "param": "max_tokens",
+                    "code": "unsupported_parameter",
+                }
+            }
         if body.get("temperature", 1) != 1:
-            return 400, {"error": {"message": f"Unsupported value: 'temperature' does not support "
-                                              f"{body['temperature']} with this model. Only the default (1) value is "
-                                              "supported.", "type": "invalid_request_error", "param": "temperature",
-                                   "code": "unsupported_value"}}  # fmt: skip
+            return 400, {
+                "error": {
+                    "message": f"Unsupported value: 'temperature' does not support "
+                    f"{body['temperature']} with this model. Only the default (1) value is "
+                    "supported.",
+                    "type": "invalid_request_error",
+                    "param": "temperature",
+                    "code": "unsupported_value",
+                }
+            }
     if provider == "anthropic" and "seed" in body:
         return 400, {"error": {"message": "seed: Extra inputs are not permitted", "type": "invalid_request_error"}}
     return None
@@ -188,15 +210,20 @@ class ProviderZoo:
                 if thinking >= limit:  # the whole budget went on thinking: an empty answer, as Gemini gives
                     empty = _empty_reply(body["model"], limit)
                     if body.get("stream"):
-                        chunk = {**empty, "object": "chat.completion.chunk",
-                                 "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}]}  # fmt: skip
-                        return self.send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(),
-                                          "text/event-stream")  # fmt: skip
+                        chunk = {
+                            **empty,
+                            "object": "chat.completion.chunk",
+                            "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+                        }
+                        return self.send(
+                            200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream"
+                        )
                     return self.send(200, empty)
                 forward = {k: v for k, v in body.items() if k not in ("max_completion_tokens", "reasoning_effort")}
                 forward.update(model=zoo.local_model, max_tokens=limit - thinking)
-                request = urllib.request.Request(zoo.target + "/chat/completions", json.dumps(forward).encode(),
-                                                 {"Content-Type": "application/json"})  # fmt: skip
+                request = urllib.request.Request(
+                    zoo.target + "/chat/completions", json.dumps(forward).encode(), {"Content-Type": "application/json"}
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=600) as resp:
                         if body.get("stream"):
@@ -226,7 +253,16 @@ class ProviderZoo:
 
 
 def _empty_reply(model: str, limit: int) -> dict[str, Any]:
-    return {"id": "zoo", "object": "chat.completion", "created": 0, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "length"}],
-            "usage": {"prompt_tokens": 10, "completion_tokens": limit, "total_tokens": limit + 10,
-                      "completion_tokens_details": {"reasoning_tokens": limit}}}  # fmt: skip
+    return {
+        "id": "zoo",
+        "object": "chat.completion",
+        "created": 0,
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": None}, "finish_reason": "length"}],
+        "usage": {
+            "prompt_tokens": 10,
+            "completion_tokens": limit,
+            "total_tokens": limit + 10,
+            "completion_tokens_details": {"reasoning_tokens": limit},
+        },
+    }

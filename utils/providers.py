@@ -273,35 +273,46 @@ def explain_error(err: Any, provider: str, model_id: str) -> LLMKitError | None:
     if status == 429 and code != "insufficient_quota":
         return None  # rate-limited: the caller retries
     if code == "insufficient_quota" or status == 402:
-        return QuotaError(f"{provider} says the account has no credit or quota left ({status}: {message[:160]}). "
-                          "Add credit or use another provider's key; retrying will not help.")  # fmt: skip
+        return QuotaError(
+            f"{provider} says the account has no credit or quota left ({status}: {message[:160]}). "
+            "Add credit or use another provider's key; retrying will not help."
+        )
     gone = re.search(r"decommission|no longer (supported|available)|retired", message, re.I)
     if code == "model_decommissioned" or gone:
         close = ", ".join(close_models(provider, model_id)) or "none found"
         known = PROVIDERS[provider].retired.get(model_id)
         note = f" Retired {known}." if known else ""
-        return UnknownModelError(f"{model} has been retired by {provider} ({message[:160]}).{note} Close models "
-                                 f"that exist: {close}. {fix}")  # fmt: skip
+        return UnknownModelError(
+            f"{model} has been retired by {provider} ({message[:160]}).{note} Close models that exist: {close}. {fix}"
+        )
     if isinstance(err, openai.NotFoundError) or status == 404:
         close = ", ".join(close_models(provider, model_id)) or "none found"
-        return UnknownModelError(f"{provider} does not know the model {model_id!r} ({message[:120]}). "
-                                 f"Close models: {close}. {fix}")  # fmt: skip
+        return UnknownModelError(
+            f"{provider} does not know the model {model_id!r} ({message[:120]}). Close models: {close}. {fix}"
+        )
     if isinstance(err, openai.AuthenticationError) or status == 401:
-        return MissingKeyError(f"{provider} rejected the key in {' or '.join(PROVIDERS[provider].key_vars)}: "
-                               "check it is current.")  # fmt: skip
+        return MissingKeyError(
+            f"{provider} rejected the key in {' or '.join(PROVIDERS[provider].key_vars)}: check it is current."
+        )
     if isinstance(err, openai.PermissionDeniedError) or status == 403:
-        return ForbiddenError(f"{provider} refused {model} to this key (403: {message[:160]}): the key or account "
-                              "may not have access to this model, or not from this region.")  # fmt: skip
+        return ForbiddenError(
+            f"{provider} refused {model} to this key (403: {message[:160]}): the key or account "
+            "may not have access to this model, or not from this region."
+        )
     if status == 413:
         limit = re.search(r"[Ll]imit:?\s*(\d[\d,]*\d|\d)", message)
         stated = f" The stated limit is {limit.group(1)} tokens." if limit else ""
-        return RequestTooLargeError(f"{model} refused a request this large (413: {message[:160]}).{stated} "
-                                    "Send fewer tokens (fewer examples, a shorter text) or use another "
-                                    "provider or tier.")  # fmt: skip
+        return RequestTooLargeError(
+            f"{model} refused a request this large (413: {message[:160]}).{stated} "
+            "Send fewer tokens (fewer examples, a shorter text) or use another "
+            "provider or tier."
+        )
     if isinstance(err, openai.BadRequestError) or status == 400:
         if re.search(r"context|too long|maximum.*tokens|exceed", message, re.I):
-            return ContextTooLongError(f"The prompt does not fit {model}'s context window: shorten it, send "
-                                       f"fewer examples, or choose a larger window. ({message[:200]})")  # fmt: skip
+            return ContextTooLongError(
+                f"The prompt does not fit {model}'s context window: shorten it, send "
+                f"fewer examples, or choose a larger window. ({message[:200]})"
+            )
         return LLMKitError(f"{model} refused the request: {message[:300]}")
     return None
 
@@ -332,8 +343,7 @@ def chosen_chat_models() -> list[str]:
         split_model(model)  # a typo is one sentence now, not a failure in the middle of a notebook
     if chosen:
         return chosen
-    return [f"{name}/{p.default_model}" for name, p in PROVIDERS.items()
-            if p.default_model and has_key(name)]  # fmt: skip
+    return [f"{name}/{p.default_model}" for name, p in PROVIDERS.items() if p.default_model and has_key(name)]
 
 
 def chosen_code_models(chat_models: list[str]) -> list[str]:
@@ -394,8 +404,10 @@ def preflight(models: list[str], require_one: bool = True) -> tuple[list[str], l
             close = ", ".join(close_models(provider, model_id, list(listed))) or "none close"
             when = PROVIDERS[provider].retired.get(model_id)
             gone = f" (retired {when})" if when else ""
-            notes.append(f"{provider} does not list {model_id}{gone} today; close models it lists: {close}. "
-                         "Set LLMKIT_CHAT_MODELS to choose one.")  # fmt: skip
+            notes.append(
+                f"{provider} does not list {model_id}{gone} today; close models it lists: {close}. "
+                "Set LLMKIT_CHAT_MODELS to choose one."
+            )
     if require_one and not kept and models:
         raise BadInputError(" ".join(notes) + " No chosen model is available: nothing to run the notebook with.")
     return kept, notes

@@ -46,8 +46,14 @@ def tiny_llama(vocab_size: int, seed: int = 0, **config: Any) -> Any:
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    shape = {"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2, "num_attention_heads": 4,
-             "num_key_value_heads": 2, "max_position_embeddings": 4096}  # fmt: skip
+    shape = {
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+    }
     torch.manual_seed(seed)
     return LlamaForCausalLM(LlamaConfig(vocab_size=vocab_size, **{**shape, **config}))
 
@@ -67,8 +73,14 @@ def build_tiny_llama(folder: Path) -> Path:
 def environment(base_urls: dict[str, str], model_folder: Path) -> dict[str, str]:
     """The variables that turn a run into the rehearsal (every outside service replaced by a local stand-in);
     base_urls: provider -> the stand-in's URL (ProviderZoo.url)."""
-    env = {"LLMKIT_PROFILE": "full", FLAG: "1", "LLMKIT_HF_MODEL": str(model_folder),
-           "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}  # fmt: skip
+    env = {
+        "LLMKIT_PROFILE": "full",
+        FLAG: "1",
+        "LLMKIT_HF_MODEL": str(model_folder),
+        "LLMKIT_AMAZON_DIR": str(AMAZON_FIXTURE),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
     for provider in PROVIDERS_TO_STAND_IN:
         env[f"LLMKIT_{provider.upper()}_BASE_URL"] = base_urls[provider]
     for provider in PROVIDERS_TO_STAND_IN:  # the first key variable of each: the name a student sets

@@ -155,8 +155,22 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
     table["answered"] = (table["n"] - table["unparseable"]) / table["n"]
     table["compared"] = table["answered"] >= MIN_ANSWERED  # an error over a few parsed replies says little
-    cols = ["approach", "family", "n", "unparseable", "answered", "compared", "mae", "mae_lo", "mae_hi", "hit_rate",
-            "seconds_per_item", "dollars_per_1k", "priced_by", "effort_estimate"]  # fmt: skip
+    cols = [
+        "approach",
+        "family",
+        "n",
+        "unparseable",
+        "answered",
+        "compared",
+        "mae",
+        "mae_lo",
+        "mae_hi",
+        "hit_rate",
+        "seconds_per_item",
+        "dollars_per_1k",
+        "priced_by",
+        "effort_estimate",
+    ]
     return table[cols].sort_values(["compared", "mae"], ascending=[False, True]).reset_index(drop=True)
 
 
@@ -173,8 +187,13 @@ def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any 
         ax.errorbar(grp["x"], grp["mae"], yerr=interval, fmt="o", capsize=3, label=fam)
     left = shown[~shown["compared"]]
     if len(left):
-        ax.scatter(left["x"], left["mae"], facecolors="none", edgecolors="grey",
-                   label=f"priced under {MIN_ANSWERED:.0%} of items: not compared")  # fmt: skip
+        ax.scatter(
+            left["x"],
+            left["mae"],
+            facecolors="none",
+            edgecolors="grey",
+            label=f"priced under {MIN_ANSWERED:.0%} of items: not compared",
+        )
     for i, r in shown.iterrows():
         above = i % 2 == 0  # neighbouring rows (often close points) get their numbers on opposite sides
         ax.annotate(str(i), (r["x"], r["mae"]), fontsize=8, xytext=(5, 3 if above else -10), textcoords="offset points")
@@ -202,9 +221,11 @@ def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[st
     best_llm = llm.loc[llm["mae"].idxmin()] if len(llm) else None
     close = eligible[eligible["mae_lo"] <= best["mae_hi"]]
     pick = close.loc[close["dollars_per_1k"].idxmin()]
-    text = (f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
-            f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
-            f"{pick['approach']} (${pick['mae']:,.0f}, {dollars(pick['dollars_per_1k'])} per 1,000).")  # fmt: skip
+    text = (
+        f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"
+        f"{best['mae_hi']:,.0f}). Cheapest that is not measurably worse on these {int(best['n'])} items: "
+        f"{pick['approach']} (${pick['mae']:,.0f}, {dollars(pick['dollars_per_1k'])} per 1,000)."
+    )
     if best_llm is not None:
         text += f" Most accurate approach with a language model: {best_llm['approach']} (${best_llm['mae']:,.0f})."
     if len(left_out):

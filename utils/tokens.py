@@ -138,7 +138,14 @@ def text_density(texts: dict[str, str], names: Iterable[str] = TOKENIZERS) -> An
         tok = get_tokenizer(name)
         for kind, text in texts.items():
             n = tok.count(text)
-            rows.append({"text": kind, "tokenizer": name, "tokens": n, "chars_per_token": len(text) / n,
-                         "words_per_token": len(text.split()) / n,
-                         "lines_per_token": len(text.strip().splitlines()) / n})  # fmt: skip
+            rows.append(
+                {
+                    "text": kind,
+                    "tokenizer": name,
+                    "tokens": n,
+                    "chars_per_token": len(text) / n,
+                    "words_per_token": len(text.split()) / n,
+                    "lines_per_token": len(text.strip().splitlines()) / n,
+                }
+            )
     return pd.DataFrame(rows)
