@@ -1,5 +1,6 @@
 """The chat client: against the real local model server, and against a loopback server that misbehaves on purpose."""
 
+import dataclasses
 import json
 import socket
 
@@ -134,9 +135,13 @@ def test_unreachable_server(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    monkeypatch.setitem(providers.PROVIDERS, "ollama", providers.Provider(f"http://127.0.0.1:{port}/v1", (), None))
-    with pytest.raises(ServerUnreachableError, match="ollama serve"):
+    ollama = dataclasses.replace(providers.PROVIDERS["ollama"], base_url=f"http://127.0.0.1:{port}/v1")
+    monkeypatch.setitem(providers.PROVIDERS, "ollama", ollama)
+    with pytest.raises(ServerUnreachableError, match="after 2 tries. Is `ollama serve` running"):
         llm.chat("ollama/llama3.2", "hi", retries=1, base_delay_s=0.01)
+    monkeypatch.setitem(providers.PROVIDERS, "ollama", dataclasses.replace(ollama, unreachable_hint="Hint."))
+    with pytest.raises(ServerUnreachableError, match=r"tries\. Hint\.$"):  # the hint is the provider's data
+        llm.chat("ollama/llama3.2", "hi", retries=0)
 
 
 def test_backoff_doubles_with_jitter_and_is_capped():
@@ -154,7 +159,7 @@ def test_redact_hides_keys():
 
 @pytest.fixture
 def quirky(monkeypatch):
-    """A loopback provider that enforces two real quirks: it rejects `seed`, and streams without usage."""
+    """A loopback provider with real quirks: it rejects `seed`, streams without usage, and may omit it."""
     seen = []
 
     class Handler(QuietHandler):
@@ -175,6 +180,8 @@ def quirky(monkeypatch):
                     for piece in ("Hel", "lo", "!")
                 ]
                 return self.send_events(chunks)  # no usage chunk, as some providers do
+            if body["messages"][-1]["content"] == "no usage":
+                return self.send(200, {key: value for key, value in COMPLETION.items() if key != "usage"})
             self.send(200, COMPLETION)
 
     with LoopbackServer(Handler) as server:
@@ -203,3 +210,9 @@ def test_base_url_override_is_read_when_called(monkeypatch):
     assert providers.base_url("groq") == "http://127.0.0.1:1/v1"
     monkeypatch.delenv("LLMKIT_GROQ_BASE_URL")
     assert providers.base_url("groq") == providers.PROVIDERS["groq"].base_url
+
+
+def test_a_reply_without_usage_says_input_unknown_on_both_paths(quirky):
+    r = llm.chat("anthropic/claude-3-5-haiku-latest", "no usage")
+    assert r.text == "ok" and r.input_tokens is None and r.output_tokens == 0
+    assert "input not reported" in r.summary()

