@@ -22,37 +22,37 @@ import torch
 
 from utils import finetune as ft
 from utils import setup
-from utils.catalog import model_params_b
+from utils.catalog import model_facts, model_params_b
 from utils.hardware import current_gpu, native_bf16
 from utils.prices import load_price_data
 
 LIMIT_GB = 4.0
-SHAPES = {  # LlamaConfig fields of each architecture (from the models' published config.json)
-    "SmolLM2-135M": dict(
-        hidden_size=576,
-        intermediate_size=1536,
-        num_hidden_layers=30,
-        num_attention_heads=9,
-        num_key_value_heads=3,
-        vocab_size=49152,
+# What data/model_facts.csv does not hold of each architecture, from the model's published config.json; its layers
+# and KV heads come from that table (shape_config).
+ARCHITECTURES = {
+    "HuggingFaceTB/SmolLM2-135M": dict(
+        hidden_size=576, intermediate_size=1536, num_attention_heads=9, vocab_size=49152
     ),
-    "Llama-3.2-3B": dict(
-        hidden_size=3072,
-        intermediate_size=8192,
-        num_hidden_layers=28,
-        num_attention_heads=24,
-        num_key_value_heads=8,
-        vocab_size=128256,
+    "meta-llama/Llama-3.2-3B": dict(
+        hidden_size=3072, intermediate_size=8192, num_attention_heads=24, vocab_size=128256
     ),
-    "Llama-3.1-8B": dict(
-        hidden_size=4096,
-        intermediate_size=14336,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=8,
-        vocab_size=128256,
+    "meta-llama/Llama-3.1-8B": dict(
+        hidden_size=4096, intermediate_size=14336, num_attention_heads=32, vocab_size=128256
     ),
 }
+SHAPES = {repo.split("/")[1]: repo for repo in ARCHITECTURES}  # the table's short name -> Hugging Face id
+
+
+def shape_config(shape: str) -> dict:
+    """LlamaConfig fields of a shape: its architecture plus layers and KV heads from data/model_facts.csv."""
+    facts = model_facts().set_index("model").loc[SHAPES[shape]]
+    return {
+        **ARCHITECTURES[SHAPES[shape]],
+        "num_hidden_layers": int(facts["layers"]),
+        "num_key_value_heads": int(facts["kv_heads"]),
+    }
+
+
 EPOCH_ITEMS, ITEM_TOKENS = 400_000, 182  # the course's full training set and its cut-off
 
 
@@ -68,7 +68,7 @@ def build(shape: str, mode: str) -> torch.nn.Module:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    cfg = LlamaConfig(**SHAPES[shape], max_position_embeddings=2048)
+    cfg = LlamaConfig(**shape_config(shape), max_position_embeddings=2048)
     # the plan's compute dtype: bf16 only where native (a T4 emulates it: fp16 there), fp32 on a CPU
     dtype = torch.float32 if mode == "cpu" else torch.bfloat16 if native_bf16() else torch.float16
     if mode == "cpu":
@@ -105,7 +105,7 @@ def measure(shape: str, mode: str, batch: int, seq: int, steps: int) -> dict:
     model.train()
     device = "cuda" if mode != "cpu" else "cpu"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
-    ids = torch.randint(0, SHAPES[shape]["vocab_size"], (batch, seq), device=device)
+    ids = torch.randint(0, ARCHITECTURES[SHAPES[shape]]["vocab_size"], (batch, seq), device=device)
     seconds = 0.0
     for step in range(steps + 1):
         start = time.perf_counter()
@@ -146,8 +146,7 @@ def shapes_table(quick: bool) -> list[dict]:
                 rows.append(measure(shape, mode, 16, ITEM_TOKENS, 3 if quick else 10))
             except torch.cuda.OutOfMemoryError:
                 rows.append({"shape": shape, "config": mode, "tokens/s": "out of memory"})
-        repos = {"SmolLM2-135M": "HuggingFaceTB/SmolLM2-135M", "Llama-3.2-3B": "meta-llama/Llama-3.2-3B"}
-        chosen = ft.plan_training(device, params_b=model_params_b(repos.get(shape, "meta-llama/Llama-3.1-8B")))
+        chosen = ft.plan_training(device, params_b=model_params_b(SHAPES[shape]))
         for row in rows:
             if row["shape"] == shape and row["config"] == chosen.mode:
                 row["chosen"] = "yes"
