@@ -183,8 +183,8 @@ def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any 
     ax = ax or plt.subplots(figsize=(11, 5.5))[1]
     shown = table.assign(x=table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4))
     for fam, grp in shown[shown["compared"]].groupby("family"):
-        interval = [grp["mae"] - grp["mae_lo"], grp["mae_hi"] - grp["mae"]]
-        ax.errorbar(grp["x"], grp["mae"], yerr=interval, fmt="o", capsize=3, label=fam)
+        interval = [(grp["mae"] - grp["mae_lo"]).to_numpy(), (grp["mae_hi"] - grp["mae"]).to_numpy()]
+        ax.errorbar(grp["x"].to_numpy(), grp["mae"].to_numpy(), yerr=interval, fmt="o", capsize=3, label=fam)
     left = shown[~shown["compared"]]
     if len(left):
         ax.scatter(
