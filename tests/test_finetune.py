@@ -1,3 +1,5 @@
+import warnings
+
 import pytest
 import torch
 
@@ -336,3 +338,12 @@ def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_
         merged = reloaded.merge_and_unload()
         assert merged(**probe).logits.shape == model(**probe).logits.shape
     assert gap <= ft.logit_tolerance(cfg)  # the same quantised weights and adapter
+
+
+def test_wrapping_in_lora_prints_no_library_warning(tiny_model):
+    # week 4 and week 7 call lora_model; a deprecation inside peft/transformers is not the student's to read
+    cfg = ft.FineTuneConfig(r=4, alpha=8, gradient_checkpointing=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)
+        model = ft.lora_model(tiny_model, cfg)
+    assert model.get_nb_trainable_parameters()[0] > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -290,15 +291,13 @@ def build_dataset(tok: Any, items: Sequence[Item], max_length: int, min_items: i
 # ----------------------------------------------------------------------------------------------------------------
 # Training with transformers.Trainer
 # ----------------------------------------------------------------------------------------------------------------
+PEFT_DEPRECATIONS = "`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"
+
+
 def lora_model(model: Any, config: FineTuneConfig) -> Any:
     """Wrap a base model with LoRA adapters on the target modules (k-bit preparation for 4-bit models)."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    if getattr(model, "is_loaded_in_4bit", False):
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
-    elif config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
-        model.enable_input_require_grads()
     lora = LoraConfig(
         r=config.r,
         lora_alpha=config.alpha,
@@ -306,7 +305,15 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
         target_modules=list(config.target_modules),
         task_type="CAUSAL_LM",
     )
-    return get_peft_model(model, lora)
+    with warnings.catch_warnings():  # peft calls names transformers 5 deprecated: nothing for a student to act on
+        warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
+        if getattr(model, "is_loaded_in_4bit", False):
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+        elif config.gradient_checkpointing:
+            # transformers 5 renamed it activation checkpointing; older releases (Colab's among them) may lack it
+            (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+            model.enable_input_require_grads()
+        return get_peft_model(model, lora)
 
 
 class StopAtStep(TrainerCallback):
