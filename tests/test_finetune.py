@@ -323,9 +323,11 @@ def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_
     assert getattr(base, "is_loaded_in_4bit", False), "load_base did not quantise"
     assert any(type(m).__name__ == "Linear4bit" for m in base.modules())
     model = ft.lora_model(base, cfg)
-    assert model.is_gradient_checkpointing
+    assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())  # checkpointing is on
     trainer = ft.make_trainer(model, tok, ft.build_dataset(tok, ITEMS, cfg.max_length), cfg)
-    trainer.train()
+    with warnings.catch_warnings():  # the checkpointing mode is chosen, so torch has nothing to warn a student about
+        warnings.filterwarnings("error", "torch.utils.checkpoint: the use_reentrant", UserWarning)
+        trainer.train()
     losses = [loss for _, loss in ft.loss_history(trainer)]
     assert trainer.state.global_step == 3 and all(loss == loss for loss in losses)  # trained, no NaN
     model.save_pretrained(tmp_path / "adapter")

@@ -292,6 +292,7 @@ def build_dataset(tok: Any, items: Sequence[Item], max_length: int, min_items: i
 # Training with transformers.Trainer
 # ----------------------------------------------------------------------------------------------------------------
 PEFT_DEPRECATIONS = "`(is_gradient_checkpointing|gradient_checkpointing_enable)` is deprecated"
+REENTRANT = {"use_reentrant": False}  # torch asks for the choice to be explicit; non-reentrant is its advice
 
 
 def lora_model(model: Any, config: FineTuneConfig) -> Any:
@@ -308,10 +309,15 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     with warnings.catch_warnings():  # peft calls names transformers 5 deprecated: nothing for a student to act on
         warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
         if getattr(model, "is_loaded_in_4bit", False):
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=config.gradient_checkpointing)
+            model = prepare_model_for_kbit_training(
+                model, use_gradient_checkpointing=config.gradient_checkpointing, gradient_checkpointing_kwargs=REENTRANT
+            )
         elif config.gradient_checkpointing:
             # transformers 5 renamed it activation checkpointing; older releases (Colab's among them) may lack it
-            (getattr(model, "activation_checkpointing_enable", None) or model.gradient_checkpointing_enable)()
+            if hasattr(model, "activation_checkpointing_enable"):
+                model.activation_checkpointing_enable(activation_checkpointing_kwargs=REENTRANT)
+            else:
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=REENTRANT)
             model.enable_input_require_grads()
         return get_peft_model(model, lora)
 
