@@ -78,6 +78,7 @@ bench: setup
 	$(PY) benchmarks/client_reuse.py
 	$(PY) benchmarks/week5_codegen.py
 	$(PY) benchmarks/week7_training.py
+	$(PY) benchmarks/sandbox_protection.py
 	$(PY) benchmarks/week7_training.py --shapes
 
 clean:

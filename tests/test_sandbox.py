@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from utils import landlock
+from utils import landlock, seccomp
 from utils import sandbox as sb
 
 MODES = ["bubblewrap", "limits only"]
@@ -207,8 +207,10 @@ def test_the_home_folder_is_invisible_under_bubblewrap(mode, kit):
     res = kit.run(["/bin/ls", str(Path.home())])
     if mode == "bubblewrap":
         assert not res.ok and "No such file" in res.stderr
+    elif held_by_landlock():  # the fallback cannot hide a folder, but Landlock refuses to list it
+        assert not res.ok and "Permission denied" in res.stderr
     else:
-        assert res.ok or "Permission denied" in res.stderr  # the fallback does not hide folders
+        assert res.ok or "Permission denied" in res.stderr
 
 
 def test_network_is_cut_under_bubblewrap(mode, kit):
@@ -231,24 +233,142 @@ def test_network_is_cut_under_bubblewrap(mode, kit):
     listener.start()
     exe = build(
         "#include <arpa/inet.h>\n#include <sys/socket.h>\nint main(int argc, char** argv){"
-        " int s = socket(AF_INET, SOCK_STREAM, 0); sockaddr_in a{}; a.sin_family = AF_INET;"
+        ' int s = socket(AF_INET, SOCK_STREAM, 0); if (s < 0) { perror("socket"); return 1; }'
+        " sockaddr_in a{}; a.sin_family = AF_INET;"
         ' a.sin_port = htons(atoi(argv[1])); inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);'
         ' if (connect(s, (sockaddr*)&a, sizeof a) != 0) { perror("connect"); return 1; }'
         ' send(s, "stolen data", 11, 0); puts("sent"); }'
     )
     res = kit.run([exe, str(port)], timeout_s=10)
-    if mode == "limits only" and landlock.abi() < 4:  # no Landlock TCP rules here: the test documents the gap
+    if mode == "limits only" and landlock.abi() < 4 and not seccomp.available():  # nothing holds: the gap, stated
         listener.join(6)
         assert res.ok and received == [b"stolen data"] and "use the network" in sb.describe_protection()
-    elif mode == "limits only":
+    elif mode == "limits only":  # seccomp refuses the socket; without it, Landlock refuses the connection
         server.close()
         listener.join(6)
-        assert received == [] and not res.ok and "connect: Permission denied" in res.stderr
+        refused = "socket: Permission denied" if seccomp.available() else "connect: Permission denied"
+        assert received == [] and not res.ok and refused in res.stderr
     else:
         server.close()
         listener.join(6)
         assert received == [] and not res.ok and ("Network is unreachable" in res.stderr or "refused" in res.stderr)
     server.close()
+
+
+def test_reading_the_users_files_fails(mode, kit, outside):
+    res = kit.run(["/bin/cat", str(outside / "notes.txt")])
+    if mode == "limits only" and not held_by_landlock():  # nothing refuses a read: the gap, stated
+        assert res.ok and "read your files" in sb.describe_protection()
+        return
+    assert not res.ok and "precious" not in res.stdout
+    assert ("No such file" if mode == "bubblewrap" else "Permission denied") in res.stderr
+
+
+def test_udp_and_unix_sockets_reach_nothing_outside(mode, kit, outside):
+    """Landlock covers TCP only: a datagram, or a Unix socket (a desktop's session bus, a container daemon) would
+    reach programs outside the sandbox; the seccomp filter refuses every socket."""
+    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    udp.bind(("127.0.0.1", 0))
+    udp.settimeout(0.5)
+    unix = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    path = outside / "service.sock"
+    unix.bind(str(path))
+    os.chmod(path, 0o777)  # any user may write to it: only the sandbox stands in the way
+    unix.settimeout(0.5)
+    exe = build(
+        "#include <arpa/inet.h>\n#include <sys/socket.h>\n#include <sys/un.h>\nint main(int argc, char** argv){"
+        ' int u = socket(AF_INET, SOCK_DGRAM, 0); if (u < 0) perror("udp socket"); sockaddr_in a{};'
+        ' a.sin_family = AF_INET; a.sin_port = htons(atoi(argv[1])); inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);'
+        ' if (sendto(u, "udp data", 8, 0, (sockaddr*)&a, sizeof a) < 0) perror("sendto");'
+        ' int x = socket(AF_UNIX, SOCK_DGRAM, 0); if (x < 0) perror("unix socket"); sockaddr_un p{};'
+        " p.sun_family = AF_UNIX; strncpy(p.sun_path, argv[2], sizeof p.sun_path - 1);"
+        ' if (sendto(x, "unix data", 9, 0, (sockaddr*)&p, sizeof p) < 0) perror("unix sendto"); }'
+    )
+    try:
+        res = kit.run([exe, str(udp.getsockname()[1]), str(path)], timeout_s=10)
+        received = []
+        for sock in (udp, unix):
+            try:
+                received.append(sock.recv(100))
+            except TimeoutError:
+                pass
+    finally:
+        udp.close()
+        unix.close()
+    if mode == "limits only" and not seccomp.available():  # nothing refuses a datagram: the gap, stated
+        assert b"udp data" in received and "send UDP" in sb.describe_protection()
+        return
+    assert received == []
+    if mode == "limits only":
+        assert "udp socket: Permission denied" in res.stderr and "unix socket: Permission denied" in res.stderr
+
+
+def test_another_process_environment_is_out_of_reach(mode, kit):
+    """A notebook's kernel holds the keys in its environment; /proc/<pid>/environ would give them away."""
+    drop = (lambda: (os.setgroups([]), os.setgid(kit.owner), os.setuid(kit.owner))) if os.geteuid() == 0 else None
+    env = {**os.environ, "OPENAI_API_KEY": "sk-kernel-secret"}
+    kernel = subprocess.Popen(["sleep", "60"], env=env, preexec_fn=drop)
+    try:
+        res = kit.run(["/bin/cat", f"/proc/{kernel.pid}/environ"])
+    finally:
+        kernel.kill()
+        kernel.wait()
+    if mode == "limits only" and not kit.root and not held_by_landlock():  # the same user, nothing refuses it
+        assert "sk-kernel-secret" in res.stdout and "read your files" in sb.describe_protection()
+        return
+    assert not res.ok and "sk-kernel-secret" not in res.stdout
+
+
+def test_the_process_list_is_hidden_only_by_bubblewrap(mode, kit):
+    """The fallback's stated gap: /proc shows your processes' command lines (never their environment or memory)."""
+    drop = (lambda: (os.setgroups([]), os.setgid(kit.owner), os.setuid(kit.owner))) if os.geteuid() == 0 else None
+    bystander = subprocess.Popen(["sleep", "61.5"], preexec_fn=drop)
+    try:
+        res = kit.run(["/bin/cat", f"/proc/{bystander.pid}/cmdline"])
+    finally:
+        bystander.kill()
+        bystander.wait()
+    if mode == "bubblewrap":  # its own process namespace: the pid does not exist there
+        assert not res.ok and "No such file" in res.stderr
+    else:
+        assert "61.5" in res.stdout and "command lines (/proc)" in sb.describe_protection()
+
+
+def test_io_uring_is_refused_under_the_fallback(kit, monkeypatch):
+    """io_uring opens sockets and files without the system calls the filter sees: the filter refuses io_uring
+    (under bubblewrap a ring reaches only the sandbox's own namespaces)."""
+    monkeypatch.setenv("LLMKIT_SANDBOX", "limits")
+    exe = build(
+        "#include <sys/syscall.h>\nint main(){ static char params[120];"
+        ' long fd = syscall(425, 4, params); if (fd < 0) { perror("io_uring_setup"); return 1; } puts("ring"); }'
+    )
+    res = kit.run([exe])
+    assert seccomp.available(), "this test runs on Linux on x86-64 or arm64, where the kit installs the filter"
+    assert not res.ok and "ring" not in res.stdout and "io_uring_setup: Function not implemented" in res.stderr
+
+
+def test_killing_every_process_is_refused_where_landlock_cannot_scope_signals(kit, monkeypatch):
+    """Landlock stops signals to outside processes from ABI 6 (Linux 6.12); Ubuntu 24.04's kernel has ABI 4. There
+    the seccomp filter refuses kill(-1) and kill(-group). Simulated by building the ruleset at ABI 4."""
+    if kit.uid is None and not kit.root:  # it would be this test run's own processes: CI runs it as a throwaway user
+        pytest.skip("run as root to test this as a throwaway user; as yourself a failure would end this test run")
+    monkeypatch.setenv("LLMKIT_SANDBOX", "limits")
+    real = landlock.abi()
+    monkeypatch.setattr(landlock, "abi", lambda: min(4, real))
+    assert "signal one of your other processes by its number" in sb.describe_protection()
+    bystander = subprocess.Popen(["sleep", "60"], preexec_fn=(lambda: os.setuid(kit.owner)) if kit.uid else None)
+    exe = build(
+        '#include <csignal>\nint main(){ int all = kill(-1, SIGKILL); if (all != 0) perror("kill(-1)");'
+        ' int group = kill(-getpgid(getppid()), SIGKILL); if (group != 0) perror("kill(-group)"); }'
+    )
+    try:
+        res = kit.run([exe], timeout_s=10)
+    finally:
+        alive = bystander.poll() is None
+        bystander.kill()
+        bystander.wait()
+    assert alive and "kill(-1): Operation not permitted" in res.stderr
+    assert "kill(-group): Operation not permitted" in res.stderr
 
 
 def test_keys_in_the_environment_are_not_visible(mode, kit, monkeypatch):
@@ -325,20 +445,43 @@ def test_the_protection_is_described(mode):
     assert budget in text
     if mode == "bubblewrap":
         assert "no network" in text and "no access to your files" in text
-    elif landlock.abi() >= 6:  # this kernel: say exactly what holds, and what does not
-        assert f"Landlock ABI {landlock.abi()}" in text and "writes only inside its own folder" in text
-        assert "no TCP connections" in text and "no signals to your other processes" in text
-        assert "can still read your files and send UDP" in text
-    elif landlock.abi():
-        assert "Landlock" in text and "can still read your files" in text
+    elif landlock.abi() >= 6 and seccomp.available():  # this kernel: say exactly what holds, and what does not
+        assert f"Landlock ABI {landlock.abi()} + seccomp" in text
+        for held in (
+            "reads only system folders and its own",
+            "writes only inside its own folder",
+            "no TCP connections",
+            "no signals to your other processes",
+            "no sockets (UDP, Unix)",
+        ):
+            assert held in text
+        assert "can still see the running processes with their command lines (/proc)" in text
     else:
-        assert "limits only" in text and "can still read and write your files" in text
+        assert "Generated code can still" in text
+        assert ("read your files" in text) == (not landlock.abi())
+        assert ("send UDP" in text or "use the network" in text) == (not seccomp.available())
+
+
+def test_each_fallback_is_described_by_what_it_cannot_hold(monkeypatch):
+    """The same sentence on older kernels and other machines, computed from what holds (simulated here)."""
+    monkeypatch.setenv("LLMKIT_SANDBOX", "limits")
+    cases = [  # (Landlock ABI, seccomp available): what the student is told; ABI 4 is Ubuntu 24.04's kernel 6.8
+        (4, True, "can still signal one of your other processes by its number and see the running processes"),
+        (7, False, "can still send UDP and see"),
+        (3, False, "can still use the network, signal your other processes and see"),
+        (0, True, "can still read your files, write your files and anywhere else outside its folder, signal one of"),
+        (0, False, "this kernel has no Landlock"),
+    ]
+    for version, filtered, said in cases:
+        monkeypatch.setattr(landlock, "abi", lambda v=version: v)
+        monkeypatch.setattr(seccomp, "available", lambda f=filtered: f)
+        assert said in sb.describe_protection(), (version, filtered)
 
 
 def test_each_landlock_abi_is_described_by_what_it_holds():
     assert landlock.protections(0) == []
-    assert landlock.protections(3) == ["writes only inside its own folder"]
-    assert "no TCP connections" in landlock.protections(4) and len(landlock.protections(5)) == 2
+    assert landlock.protections(3) == ["reads only system folders and its own", "writes only inside its own folder"]
+    assert "no TCP connections" in landlock.protections(4) and len(landlock.protections(5)) == 3
     assert landlock.protections(6)[-1] == "no signals to your other processes"
 
 
@@ -386,7 +529,7 @@ def test_flooding_tmp_leaves_nothing_in_the_machines_tmp(mode, kit):
     for path in left:
         path.unlink()
     if mode == "limits only" and not held_by_landlock():  # no way to keep it out of /tmp: the gap, stated
-        assert left and "write outside its folder" in sb.describe_protection()
+        assert left and "anywhere else outside its folder" in sb.describe_protection()
         return
     assert left == [] and "wrote it all" not in res.stdout
     if mode == "bubblewrap":  # its /tmp is a folder of its box: the budget counts it
@@ -425,7 +568,7 @@ def test_a_locked_folder_is_still_counted_and_removed(mode, kit):
 # kill(-1): every process the program may signal
 # ----------------------------------------------------------------------------------------------------------------
 def test_killing_every_process_spares_the_users_other_processes(mode, kit):
-    unprotected = mode == "limits only" and not kit.root and landlock.abi() < 6
+    unprotected = mode == "limits only" and not kit.root and landlock.abi() < 6 and not seccomp.available()
     if unprotected and kit.uid is None:  # it would kill this very test run: the gap is stated instead
         assert "signal your other processes" in sb.describe_protection()
         return

@@ -1,5 +1,5 @@
-"""Landlock, Linux's sandbox for unprivileged processes: a child forbids itself writes outside named folders, TCP
-connections and signals to processes outside, before it runs an untrusted program. Plain ctypes over the three
+"""Landlock, Linux's sandbox for unprivileged processes: a child forbids itself reads and writes outside named folders,
+TCP connections and signals to processes outside, before it runs an untrusted program. Plain ctypes over the three
 system calls (there is no Landlock in Python's standard library); ABI numbers and flags from the kernel's
 include/uapi/linux/landlock.h."""
 
@@ -16,10 +16,12 @@ _VERSION = 1  # LANDLOCK_CREATE_RULESET_VERSION: ask for the ABI instead of crea
 _PATH_BENEATH = 1
 _NO_NEW_PRIVS = 38  # prctl PR_SET_NO_NEW_PRIVS: required of an unprivileged process before restricting itself
 
-# Filesystem rights that change something (reading and executing stay allowed everywhere), by the ABI that added them
-_WRITE_FILE, _TRUNCATE, _IOCTL_DEV = 1 << 1, 1 << 14, 1 << 15
+# Filesystem rights that change something, by the ABI that added them; then reading (ABI 1: execute, read a file,
+# list a folder)
+_EXECUTE, _WRITE_FILE, _READ_FILE, _READ_DIR, _TRUNCATE, _IOCTL_DEV = 1, 1 << 1, 1 << 2, 1 << 3, 1 << 14, 1 << 15
 _WRITES = {1: _WRITE_FILE | sum(1 << bit for bit in range(4, 13)), 2: 1 << 13, 3: _TRUNCATE, 5: _IOCTL_DEV}
-_FILE_RIGHTS = _WRITE_FILE | _TRUNCATE | _IOCTL_DEV  # the rights a rule on a single file (not a folder) may hold
+_READS = _EXECUTE | _READ_FILE | _READ_DIR
+_FILE_RIGHTS = _EXECUTE | _READ_FILE | _WRITE_FILE | _TRUNCATE | _IOCTL_DEV  # what a rule on a single file may hold
 _TCP = (1 << 0) | (1 << 1)  # bind and connect (ABI 4)
 _SCOPES = (1 << 0) | (1 << 1)  # abstract unix sockets and signals outside the sandbox (ABI 6)
 
@@ -38,7 +40,7 @@ def protections(version: int | None = None) -> list[str]:
     version = abi() if version is None else version
     if version < 1:
         return []
-    held = ["writes only inside its own folder"]
+    held = ["reads only system folders and its own", "writes only inside its own folder"]
     if version >= 4:
         held.append("no TCP connections")
     if version >= 6:
@@ -51,28 +53,34 @@ def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def ruleset(writable: list[str]) -> int:
-    """In the kit: a Landlock ruleset (a file descriptor) that forbids every write outside `writable` (folders or
-    files), TCP (ABI 4+) and signals or abstract sockets to processes outside (ABI 6+). Built once in the parent, so
-    the child only has to enforce it (`enforce`). Raises OSError when the kernel refuses."""
+def ruleset(writable: list[str], readable: list[str]) -> int:
+    """In the kit: a Landlock ruleset (a file descriptor) that forbids every read and execution outside `readable`
+    and `writable`, every write outside `writable` (folders or files; a path that does not exist is left out), TCP
+    (ABI 4+) and signals or abstract sockets to processes outside (ABI 6+). Built once in the parent, so the child
+    only has to enforce it (`enforce`). Raises OSError when the kernel refuses."""
     version = abi()
     if version < 1:
         raise OSError("Landlock is not available on this kernel")
     libc = _libc()
-    fs = sum(rights for added, rights in _WRITES.items() if added <= version)
+    writes = sum(rights for added, rights in _WRITES.items() if added <= version)
+    fs = writes | _READS
     attr = struct.pack("=QQQ", fs, _TCP if version >= 4 else 0, _SCOPES if version >= 6 else 0)
     attr = attr[: 8 if version < 4 else 16 if version < 6 else 24]  # the struct grew with the ABI
     fd = libc.syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if fd < 0:
         raise OSError(ctypes.get_errno(), "Landlock: could not create a ruleset")
+    rules = [(path, fs) for path in writable] + [(path, _READS) for path in readable if path not in writable]
     try:
-        for path in writable:
-            target = os.open(path, os.O_PATH | os.O_CLOEXEC)
+        for path, rights in rules:
             try:
-                allowed = fs if os.path.isdir(path) else fs & _FILE_RIGHTS
+                target = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except FileNotFoundError:  # a system folder this machine does not have
+                continue
+            try:
+                allowed = rights if os.path.isdir(path) else rights & _FILE_RIGHTS
                 rule = struct.pack("=Qi", allowed, target)  # struct landlock_path_beneath_attr is packed
                 if libc.syscall(_ADD_RULE, fd, _PATH_BENEATH, ctypes.c_char_p(rule), ctypes.c_uint32(0)) < 0:
-                    raise OSError(ctypes.get_errno(), f"Landlock: could not allow writes in {path}")
+                    raise OSError(ctypes.get_errno(), f"Landlock: could not allow access to {path}")
             finally:
                 os.close(target)
     except OSError:
