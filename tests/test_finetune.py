@@ -107,28 +107,36 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     base_weights = {k: v.clone() for k, v in tiny_model.state_dict().items()}  # peft wraps the model in place
     untrained = ft.price_token_loss(tiny_model, tok, ITEMS[:5], cfg.max_length)
     model = ft.lora_model(tiny_model, cfg)
-    curve = ft.PriceLossCurve(tok, ITEMS[:5], sizes=3, max_length=cfg.max_length)
-    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[ft.StopAtStep(6), curve])
+    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[ft.StopAtStep(6)])
     trainer.train()
     assert trainer.state.global_step == 6 and ft.last_checkpoint(cfg).endswith("checkpoint-6")
-    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[curve])
+    trainer = ft.make_trainer(model, tok, data, cfg)
     trainer.train(resume_from_checkpoint=ft.last_checkpoint(cfg))
     losses = [loss for _, loss in ft.loss_history(trainer)]
     assert trainer.state.global_step == 12 and losses[-1] < losses[0]
-    # the held-out curve: before the first step, then after each third (4 steps of 8); the resume at step 6 adds none
-    assert [seen for seen, _ in curve.points] == [0, 32, 64, 96]
-    assert curve.points[0][1] == pytest.approx(untrained, rel=1e-5)
-    assert curve.points[-1][1] == pytest.approx(ft.price_token_loss(model, tok, ITEMS[:5], cfg.max_length), rel=1e-5)
-    assert curve.points[-1][1] < curve.points[0][1]
-    with pytest.raises(BadInputError, match="sizes must be at least 1"):
-        ft.PriceLossCurve(tok, ITEMS, sizes=0)
+
+    # the learning curve: untrained, two separate runs on half and three quarters of the 16 items, then this run
+    ids = torch.tensor([data[0]["input_ids"]])
+    model.eval()  # no LoRA dropout
+    with torch.no_grad():
+        trained_logits = model(ids).logits
+    trained = ft.price_token_loss(model, tok, ITEMS[:5], cfg.max_length)
+    curve = ft.learning_curve(model, tok, ITEMS, ITEMS[:5], cfg, fractions=(0.5, 0.75))
+    assert [n for n, _ in curve] == [0, 8, 12, 96]  # 12 steps of 8 examples: 96 seen
+    assert curve[0][1] == pytest.approx(untrained, rel=1e-5) and curve[-1][1] == pytest.approx(trained, rel=1e-5)
+    assert all(loss < curve[0][1] for _, loss in curve[1:])  # each separate run learned something
+    assert model.active_adapter == "default" and set(model.peft_config) == {"default"}  # the extra runs are gone
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, trained_logits)  # and they did not touch this run's adapter
+    with pytest.raises(BadInputError, match="each fraction must be between 0 and 1"):
+        ft.learning_curve(model, tok, ITEMS, ITEMS[:5], cfg, fractions=(1.5,))
 
     model.save_pretrained(tmp_path / "adapter")
     base_copy = type(tiny_model)(tiny_model.config)
     base_copy.load_state_dict(base_weights)
     reloaded = PeftModel.from_pretrained(base_copy, tmp_path / "adapter").eval()
     model.eval()
-    ids = torch.tensor([data[0]["input_ids"]])
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, reloaded(ids).logits, atol=1e-5)
     assert ft.folder_megabytes(tmp_path / "adapter") < 1

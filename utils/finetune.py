@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import shutil
 import warnings
@@ -175,7 +176,10 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
     if profile.offline:
         # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
-        return FineTuneConfig(max_steps=profile.sizes.train_steps, group_by_length=False).validate()
+        steps = profile.sizes.train_steps
+        return FineTuneConfig(
+            max_steps=steps, warmup_steps=max(1, steps // 4), logging_steps=max(1, steps // 4), group_by_length=False
+        ).validate()
     from .catalog import model_params_b
     from .rehearsal import active
 
@@ -335,37 +339,49 @@ class StopAtStep(TrainerCallback):
         return control
 
 
-class PriceLossCurve(TrainerCallback):
-    """A Trainer callback that measures the price-token loss on held-out items before training and after each of
-    `sizes` equal parts of the run: `points` holds (training examples seen, loss) pairs. Pass the same instance to a
-    resumed trainer; a point already measured is not measured again."""
+def examples_seen(config: FineTuneConfig, dataset_size: int) -> int:
+    """How many training examples a run of this config sees: its steps times the examples per step (or its epochs)."""
+    if config.max_steps > 0:
+        return config.max_steps * config.batch_size * config.grad_accum
+    return round(dataset_size * config.epochs)
 
-    def __init__(self, tok: Any, items: Sequence[Item], sizes: int = 3, max_length: int = 128):
-        if sizes < 1:
-            raise BadInputError(f"sizes must be at least 1, got {sizes}.")
-        self.tok, self.items, self.sizes, self.max_length = tok, list(items), sizes, max_length
-        self.points: list[tuple[int, float]] = []
 
-    def _due(self, state: Any) -> bool:
-        """Whether the run has just reached step 0 or the end of one of its `sizes` parts."""
-        ends = {round(k * state.max_steps / self.sizes) for k in range(self.sizes + 1)}
-        return state.global_step in ends
-
-    def _measure(self, args: Any, state: Any, model: Any) -> None:
-        seen = state.global_step * args.train_batch_size * args.gradient_accumulation_steps * args.world_size
-        if model is None or any(s == seen for s, _ in self.points):
-            return
-        was_training = model.training
-        self.points.append((seen, price_token_loss(model, self.tok, self.items, self.max_length)))
-        model.train(was_training)
-
-    def on_train_begin(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
-        if self._due(state):  # step 0 (a run resumed between two points waits for the next)
-            self._measure(args, state, model)
-
-    def on_step_end(self, args: Any, state: Any, control: Any, model: Any = None, **kwargs: Any) -> Any:
-        if self._due(state):
-            self._measure(args, state, model)
+def learning_curve(
+    model: Any,
+    tok: Any,
+    items: Sequence[Item],
+    test_items: Sequence[Item],
+    config: FineTuneConfig,
+    fractions: Sequence[float] = (0.25, 0.5),
+) -> list[tuple[int, float]]:
+    """The price-token loss on `test_items` against the number of training examples: at 0 (the adapter off), after a
+    separate run on each fraction of the examples `model`'s run saw (a new adapter, one epoch over that many items,
+    warm-up scaled to its steps), and for `model`'s own trained adapter. That adapter is the active one afterwards."""
+    if not all(0 < f < 1 for f in fractions):
+        raise BadInputError(f"each fraction must be between 0 and 1, got {list(fractions)}.")
+    seen = examples_seen(config, len(items))
+    sizes = sorted({max(8, round(f * min(seen, len(items)))) for f in fractions})
+    main = model.active_adapter
+    with model.disable_adapter():
+        points = [(0, price_token_loss(model, tok, test_items, config.max_length))]
+    for n in sizes:
+        steps = -(-n // (config.batch_size * config.grad_accum))
+        warmup = config.warmup_steps * steps // max(config.max_steps, steps)
+        run = dataclasses.replace(
+            config, max_steps=-1, epochs=1.0, warmup_steps=warmup, run_name=f"{config.run_name}-{n}"
+        )
+        torch.manual_seed(config.seed)  # every adapter starts from the same kind of random draw
+        model.add_adapter(f"size{n}", copy.deepcopy(model.peft_config[main]))
+        model.set_adapter(f"size{n}")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
+            make_trainer(model, tok, build_dataset(tok, items[:n], config.max_length), run).train()
+        points.append((n, price_token_loss(model, tok, test_items, config.max_length)))
+        model.set_adapter(main)
+        model.delete_adapter(f"size{n}")
+        shutil.rmtree(run.output_dir, ignore_errors=True)
+    points.append((seen, price_token_loss(model, tok, test_items, config.max_length)))
+    return sorted(points)
 
 
 def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, callbacks: list | None = None) -> Any:
