@@ -62,8 +62,7 @@ def ruleset(writable: list[str], readable: list[str]) -> int:
     if version < 1:
         raise OSError("Landlock is not available on this kernel")
     libc = _libc()
-    writes = sum(rights for added, rights in _WRITES.items() if added <= version)
-    fs = writes | _READS
+    fs = _READS | sum(rights for added, rights in _WRITES.items() if added <= version)
     attr = struct.pack("=QQQ", fs, _TCP if version >= 4 else 0, _SCOPES if version >= 6 else 0)
     attr = attr[: 8 if version < 4 else 16 if version < 6 else 24]  # the struct grew with the ABI
     fd = libc.syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
