@@ -1,7 +1,7 @@
 """One client per provider against a new client per call: latency and time to first token of the same short chats.
 
 A new `openai.OpenAI` client per call opens a new connection each time (on a real provider, a new TLS handshake too);
-the kit keeps one client per provider (utils/providers.client_for). On loopback to the local server, with calls
+the kit keeps one client per provider (utils/endpoints.client_for). On loopback to the local server, with calls
 interleaved so that both ways see the same machine state. Prints one table.
 """
 
@@ -11,16 +11,16 @@ import statistics
 import sys
 import time
 
-from utils import llm, providers
-from utils.local_server import local_server
+from utils.client import endpoints, llm
+from utils.client.local_server import running_server
 
 
 def one_call(new_client: bool) -> tuple[float, float, float]:
     """(seconds to build the client, time to first token, total latency) of one streamed one-token chat."""
     if new_client:
-        providers._clients.clear()  # as before: a client made for this call alone
+        endpoints._clients.clear()  # as before: a client made for this call alone
     start = time.perf_counter()
-    providers.client_for("local", "smollm2")
+    endpoints.client_for("local", "smollm2")
     build_s = time.perf_counter() - start
     r = llm.chat("local/smollm2", "Say yes.", stream=True, max_tokens=1, on_token=lambda piece: None)
     return build_s, r.ttft_s, r.latency_s
@@ -29,7 +29,7 @@ def one_call(new_client: bool) -> tuple[float, float, float]:
 def main(calls: int = 30) -> int:
     import pandas as pd
 
-    local_server("smollm2")
+    running_server("smollm2")
     one_call(False)  # warm-up
     rows = {"one client per provider (the kit)": [], "a new client per call": []}
     for _ in range(calls):

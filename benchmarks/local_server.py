@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from utils.assets import smollm2_folder, smollm2_gguf, smollm2_server_gguf
-from utils.local_server import LocalServer
+from utils.client.local_server import LocalServer
 
 
 def _spin(seconds: float) -> None:

@@ -12,8 +12,8 @@ import os
 import statistics
 import sys
 
-from utils import landlock
 from utils import sandbox as sb
+from utils.sandbox import landlock
 
 FLOOD = (
     "#include <cstdio>\n#include <cstring>\nint main(){ static char buf[1 << 20]; memset(buf, 1, sizeof buf);"

@@ -17,8 +17,8 @@ import subprocess
 import sys
 import time
 
-from utils import landlock, seccomp
 from utils import sandbox as sb
+from utils.sandbox import landlock, seccomp
 
 EMPTY = "int main() { return 0; }\n"
 COMPUTE = (

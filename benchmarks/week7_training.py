@@ -14,17 +14,17 @@ Two modes:
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 
 import torch
 
+from utils import fine_tuned, setup
 from utils import finetune as ft
-from utils import setup
 from utils.catalog import model_facts, model_params_b
-from utils.hardware import current_gpu, native_bf16
+from utils.hardware import current_gpu, native_bf16, peak_memory_gb, reset_peak_memory
 from utils.prices import load_price_data
+from utils.training_plan import COURSE_TRAIN_ITEMS, ITEM_TOKENS
 
 LIMIT_GB = 4.0
 # What data/model_facts.csv does not hold of each architecture, from the model's published config.json; its layers
@@ -53,19 +53,8 @@ def shape_config(shape: str) -> dict:
     }
 
 
-EPOCH_ITEMS, ITEM_TOKENS = 400_000, 182  # the course's full training set and its cut-off
-
-
-def peak_gb() -> float:
-    """Peak memory of this run: the GPU's allocator on CUDA, else this process's resident set."""
-    if torch.cuda.is_available():
-        return torch.cuda.max_memory_allocated() / 1024**3
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-
 def build(shape: str, mode: str) -> torch.nn.Module:
     """A random-weight model of a shape, in a mode: '16-bit', '4-bit', '4-bit + checkpointing' or 'cpu'."""
-    from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
     from transformers import LlamaConfig, LlamaForCausalLM
 
     cfg = LlamaConfig(**shape_config(shape), max_position_embeddings=2048)
@@ -78,29 +67,18 @@ def build(shape: str, mode: str) -> torch.nn.Module:
     else:
         import tempfile
 
-        from transformers import BitsAndBytesConfig
-
         with tempfile.TemporaryDirectory() as folder:  # bitsandbytes quantises on load: save, then load in 4-bit
             LlamaForCausalLM(cfg).to(dtype).save_pretrained(folder)
-            q = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=dtype,
-            )
+            q = ft.quantization_config(dtype)
             model = LlamaForCausalLM.from_pretrained(folder, quantization_config=q, device_map={"": 0})
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=mode.endswith("checkpointing"))
-    targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
-    lora = LoraConfig(r=32, lora_alpha=64, target_modules=targets, task_type="CAUSAL_LM")
-    return get_peft_model(model, lora)
+    recipe = ft.FineTuneConfig(**ft.FULL_LORA, gradient_checkpointing=mode.endswith("checkpointing"))
+    return ft.lora_model(model, recipe)  # the kit's own LoRA and k-bit preparation
 
 
 def measure(shape: str, mode: str, batch: int, seq: int, steps: int) -> dict:
     """Train `steps` LoRA steps on random tokens after one warm-up step; tokens/s, peak memory, hours per epoch."""
     torch.manual_seed(0)
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
+    reset_peak_memory()
     model = build(shape, mode)
     model.train()
     device = "cuda" if mode != "cpu" else "cpu"
@@ -119,13 +97,13 @@ def measure(shape: str, mode: str, batch: int, seq: int, steps: int) -> dict:
         if step:  # the first step warms up kernels and allocators
             seconds += time.perf_counter() - start
     tokens_per_s = steps * batch * seq / seconds
-    hours = EPOCH_ITEMS * ITEM_TOKENS / tokens_per_s / 3600
+    hours = COURSE_TRAIN_ITEMS * ITEM_TOKENS / tokens_per_s / 3600
     row = {
         "shape": shape,
         "config": mode,
         "batch x seq": f"{batch}x{seq}",
         "tokens/s": round(tokens_per_s),
-        "peak GB": round(peak_gb(), 2),
+        "peak GB": round(peak_memory_gb(), 2),
         "hours/epoch": round(hours, 1),
     }
     del model, opt
@@ -157,7 +135,7 @@ def offline_config(steps: int = 10) -> int:
     """The offline notebook's config on the real data: throughput and peak memory against the 4 GB target."""
     profile = setup()
     data = load_price_data(profile)
-    m = ft.measure_throughput(ft.config_for(profile), data.train, steps)
+    m = fine_tuned.measure_throughput(ft.config_for(profile), data.train, steps)
     config, seconds, share = m["config"], m["seconds"], m["padding_share"]
     rows = [
         ("config", f"{config.base}, LoRA r={config.r}, batch {config.batch_size}, max_length {config.max_length}"),
@@ -167,12 +145,12 @@ def offline_config(steps: int = 10) -> int:
         ("examples per second", f"{m['examples_per_s']:.2f}"),
         ("tokens per second", f"{m['tokens_per_s']:.0f}"),
         ("padding share (grouped by length)", f"{share:.1%}"),
-        ("peak memory (GB)", f"{peak_gb():.2f}"),
+        ("peak memory (GB)", f"{peak_memory_gb():.2f}"),
         ("target", f"< {LIMIT_GB} GB"),
     ]
     width = max(len(k) for k, _ in rows)
     print("\n".join(f"{k:<{width}}  {v}" for k, v in rows))
-    return 0 if peak_gb() < LIMIT_GB else 1
+    return 0 if peak_memory_gb() < LIMIT_GB else 1
 
 
 def logits_table(steps: int = 4) -> list[dict]:

@@ -15,7 +15,8 @@
 # others on SmolLM2 within a few per cent.
 set -euo pipefail
 VARIANT="${1:-portable}"
-VERSION="${LLAMA_CPP_VERSION:-0.3.36}"
+PINNED="$(sed -n 's/^llama-cpp-python[^=]*==\([^ #]*\).*/\1/p' "$(dirname "$0")/../requirements.txt")"  # its one home
+VERSION="${LLAMA_CPP_VERSION:-$PINNED}"
 PYTHON="${PYTHON:-python3}"
 ARCH="$(uname -m)"
 COMMON="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"

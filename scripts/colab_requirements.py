@@ -23,7 +23,7 @@ NOT_ON_COLAB = {
 
 
 def package_name(spec: str) -> str:
-    """The package a requirement line names, lower-cased ('llama-cpp-python[server]==0.3.36' -> 'llama-cpp-python');
+    """The package a requirement line names, lower-cased ('pkg[extra]==1.2' -> 'pkg');
     plain string work, so that this runs on any Python before anything is installed."""
     return re.split(r"[\[<>=!~ ;]", spec.strip(), maxsplit=1)[0].lower()
 

@@ -13,4 +13,5 @@ pip install -q --no-deps -r requirements-nodeps.txt
 pip install -q --no-deps -e .
 echo "kit installed; Colab's Jupyter stack and torch untouched ($(wc -l < "$keep") packages held)."
 echo "Without keys the local chat model runs on transformers serve (GPU when there is one)."
-echo "llama.cpp instead (a C++ build of several minutes): pip install 'llama-cpp-python[server]==0.3.36'"
+llama=$(sed -n 's/^\(llama-cpp-python[^ #]*\).*/\1/p' requirements.txt)  # the version lives there alone
+echo "llama.cpp instead (a C++ build of several minutes): pip install '$llama'"

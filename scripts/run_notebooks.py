@@ -144,7 +144,7 @@ def _kernel_pid(client: NotebookClient | None) -> int | None:
 
 def _signal_kernel(client: NotebookClient | None, signum: int) -> None:
     """SIGINT interrupts the running cell, as the notebook's stop button does; SIGKILL ends the kernel at once (its
-    model server exits with it: utils/serve_child.py)."""
+    model server exits with it: utils/client/serve_child.py)."""
     pid = _kernel_pid(client)
     if pid:
         try:
@@ -190,13 +190,13 @@ def rehearsal_environment() -> dict[str, str]:
     rehearsal's variables; the kernels of the notebooks inherit them. The zoo runs until this script ends."""
     import atexit
 
-    from utils import rehearsal
-    from utils.local_server import local_server
+    from utils.client.local_server import running_server
     from utils.paths import model_cache_dir
-    from utils.provider_zoo import ProviderZoo
+    from utils.standins import rehearsal
+    from utils.standins.provider_zoo import ProviderZoo
 
     folder = rehearsal.build_tiny_llama(model_cache_dir() / "rehearsal-tiny-llama")
-    server = local_server("smollm2")
+    server = running_server("smollm2")
     zoo = ProviderZoo(server.base_url, server.served_model).__enter__()
     atexit.register(zoo.__exit__)
     urls = {p: zoo.url(p) for p in rehearsal.PROVIDERS_TO_STAND_IN}

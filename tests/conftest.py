@@ -3,6 +3,10 @@
 Only converted model weights are shared between runs (LLMKIT_MODEL_CACHE, outside the repo): they are written once
 and never changed. Everything else a test or a notebook writes goes to a temporary folder, removed at the end.
 The helpers more than one test file needs are fixtures here: `write_notebook` and `tiny_llama`.
+
+Every test belongs to exactly one tier (a pytest marker, listed in pyproject.toml), so a contributor can run a part:
+`make test-fast` runs `unit`; `make test` runs every tier; `pytest -m "server or sandbox"` runs those two. A test
+file of one tier names it in `pytestmark`; a file of several marks each test. nbval's notebook items are `notebooks`.
 """
 
 import os
@@ -20,6 +24,20 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 _CACHE = tempfile.mkdtemp(prefix="llmkit-test-cache-")
 os.environ["LLMKIT_CACHE"] = _CACHE
 os.environ.pop("LLMKIT_RESULTS", None)
+
+
+TIERS = ("unit", "training", "server", "sandbox", "browser", "notebooks", "rehearsal")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every test has exactly one tier (its own marker or its file's); none or two is an error naming the test."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)
+        tiers = {m.name for m in item.iter_markers() if m.name in TIERS}
+        if len(tiers) != 1:
+            found = ", ".join(sorted(tiers)) or "none"
+            raise pytest.UsageError(f"{item.nodeid} needs exactly one tier of {', '.join(TIERS)}; it has {found}")
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -46,7 +64,7 @@ def write_notebook() -> Callable[..., Path]:
 @pytest.fixture(scope="session")
 def tiny_llama() -> Callable[..., object]:
     """tiny_llama(vocab_size, **config): a Llama smaller than the rehearsal's, trained in seconds."""
-    from utils.rehearsal import tiny_llama as build
+    from utils.standins.rehearsal import tiny_llama as build
 
     shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 256}
     return lambda vocab_size, **config: build(vocab_size, **{**shape, **config})

@@ -6,6 +6,8 @@ from utils import baselines as bl
 from utils.errors import BadInputError
 from utils.prices import Item
 
+pytestmark = pytest.mark.unit
+
 
 def items(rows):
     return [Item(f"t{i}", text, price, src) for i, (text, price, src) in enumerate(rows)]

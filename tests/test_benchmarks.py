@@ -3,8 +3,12 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import week7_training  # noqa: E402
+
+pytestmark = pytest.mark.training
 
 
 def test_week7_shapes_benchmark_prints_its_table(capsys):

@@ -4,6 +4,8 @@ import pytest
 from utils import catalog
 from utils.errors import BadInputError
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def cat():

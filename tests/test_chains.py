@@ -5,10 +5,10 @@ import json
 import pytest
 
 from utils import chains
+from utils.client.costs import cost_usd
+from utils.client.llm import ChatResult, chat
 from utils.errors import BadInputError
-from utils.llm import ChatResult, chat
 from utils.prices import Item
-from utils.pricing import cost_usd
 from utils.rag import DocumentIndex
 
 ITEMS = [Item("kettle", "A steel kettle, 1.7 litre.", 30.0, "s"), Item("bike", "A cargo bike.", 2500.0, "s")]
@@ -25,6 +25,7 @@ class Store:
         return [[1.0] * k], [list(range(k))]
 
 
+@pytest.mark.unit
 def test_chain_makes_two_calls_and_feeds_the_facts_forward():
     seen = []
 
@@ -42,6 +43,7 @@ def test_chain_makes_two_calls_and_feeds_the_facts_forward():
     assert stats["cost_per_1k"] == pytest.approx(2 * per_call * 1000)
 
 
+@pytest.mark.unit
 def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
     store, replies = (
         Store(),
@@ -82,6 +84,7 @@ def test_tool_predictor_runs_valid_calls_and_counts_invalid_ones():
     assert stats["tool_called"] == 1.0 and stats["valid_calls"] == 0.5 and stats["calls"] == 1.5
 
 
+@pytest.mark.unit
 def test_a_tool_offered_in_the_prompt_is_read_from_the_reply_text():
     store, replies = (
         Store(),
@@ -128,6 +131,7 @@ def test_a_tool_offered_in_the_prompt_is_read_from_the_reply_text():
         ("[1, 2]", None),
     ],
 )
+@pytest.mark.unit
 def test_call_in_text(reply, call):
     assert chains.call_in_text(reply) == call
 
@@ -142,6 +146,7 @@ def test_call_in_text(reply, call):
         ('["a list"]', None),
     ],
 )
+@pytest.mark.unit
 def test_parse_tool_arguments(arguments, expected):
     assert (
         chains.parse_tool_arguments({"name": "similar_items", "arguments": arguments}, "similar_items", "description")
@@ -152,6 +157,7 @@ def test_parse_tool_arguments(arguments, expected):
     )
 
 
+@pytest.mark.unit
 def test_contains_answer_needs_the_whole_value():
     assert chains.contains_answer("It was László Krasznahorkai.", ["Krasznahorkai"])
     assert chains.contains_answer("The frame is made of CARBON fibre", ["carbon"])
@@ -159,6 +165,7 @@ def test_contains_answer_needs_the_whole_value():
     assert not chains.contains_answer("Angela Merkel", ["Merz"])
 
 
+@pytest.mark.server
 def test_local_model_calls_a_tool_through_the_tools_api():
     reply = chat(
         "local/smollm2-tools",
@@ -172,6 +179,7 @@ def test_local_model_calls_a_tool_through_the_tools_api():
         chat("local/smollm2-tools", "hi", tools=[chains.SIMILAR_ITEMS_TOOL], stream=True)
 
 
+@pytest.mark.unit
 def test_document_index_re_embeds_only_what_changed():
     index = DocumentIndex()
     docs = {"a.md": "Returns within 30 days.", "b.md": "Delivery to France costs 12 euros.", "c.md": "Our CEO is Ann."}

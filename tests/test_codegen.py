@@ -20,21 +20,25 @@ HELLO = '#include <cstdio>\nint main() { std::printf("%d\\n", 6 * 7); }\n'
         f"```cpp\n{HELLO}",  # unterminated fence
     ],
 )
+@pytest.mark.unit
 def test_extract_cpp_from_many_reply_shapes(reply):
     assert cg.extract_cpp(reply).strip() == HELLO.strip()
 
 
 @pytest.mark.parametrize("reply", ["", "   ", "I would explain it in words.", "```python\nprint(1)\n```"])
+@pytest.mark.unit
 def test_reply_without_cpp_is_a_clear_error(reply):
     with pytest.raises(cg.NoCodeError, match="C\\+\\+|empty"):
         cg.extract_cpp(reply)
 
 
+@pytest.mark.unit
 def test_python_instead_of_cpp_is_named():
     with pytest.raises(cg.NoCodeError, match="Python code, not C\\+\\+"):
         cg.extract_cpp("```python\nprint(1)\n```")
 
 
+@pytest.mark.unit
 def test_normalisation_drops_timing_lines_only():
     out = "Result: 3.14\nExecution Time: 0.5 seconds\nElapsed time 3ms\ndone  \n\n"
     assert cg.normalise_output(out) == "Result: 3.14\ndone"
@@ -42,6 +46,7 @@ def test_normalisation_drops_timing_lines_only():
     assert not cg.outputs_match("a 1", "a 2")
 
 
+@pytest.mark.unit
 def test_float_tolerance_is_relative_and_explicit():
     assert not cg.outputs_match("pi 3.141592653590", "pi 3.141592653591")
     assert cg.outputs_match("pi 3.141592653590", "pi 3.141592653591", float_tol=1e-9)
@@ -49,6 +54,7 @@ def test_float_tolerance_is_relative_and_explicit():
     assert not cg.outputs_match("pi 3.14", "tau 3.14", float_tol=1e-9)
 
 
+@pytest.mark.sandbox
 def test_compile_errors_are_readable():
     res = sb.compile_cpp("int main() { return missing; }")
     assert not res.ok and "main.cpp" in res.errors and "missing" in res.errors and "/tmp" not in res.errors
@@ -57,6 +63,7 @@ def test_compile_errors_are_readable():
     assert not compiled and first_line.startswith("Compilation failed: ") and "missing" in first_line
 
 
+@pytest.mark.sandbox
 def test_round_trip_compile_verify_time():
     py = "import time\ns = sum(i * i for i in range(300000))\nprint('sum', s)\nprint('Execution Time: 0.1')\n"
     cpp = (
@@ -69,6 +76,7 @@ def test_round_trip_compile_verify_time():
     assert conv.correct and row["speedup"] > 1 and len(conv.cpp_timing.runs) == 2
 
 
+@pytest.mark.sandbox
 def test_wrong_output_is_reported_as_a_diff():
     ref = cg.python_reference("p", "print(41)\n", runs=0)
     conv = cg.check_conversion(ref, HELLO, cg.HUMAN)
@@ -78,11 +86,13 @@ def test_wrong_output_is_reported_as_a_diff():
 @pytest.mark.parametrize(
     "source, fragment", [("", "empty"), ("raise SystemExit(3)", "failed"), ("print(1/0)", "ZeroDivisionError")]
 )
+@pytest.mark.sandbox
 def test_bad_python_gives_a_clear_message(source, fragment):
     with pytest.raises(LLMKitError, match=fragment):
         cg.python_reference("bad", source, runs=0)
 
 
+@pytest.mark.sandbox
 def test_repair_loop_records_every_round():
     """A scripted responder (a test double, not a model) checks the loop: broken code first, then a fix."""
     replies = iter(["no code, sorry", "```cpp\nint main() { return oops; }\n```", f"```cpp\n{HELLO}```"])
@@ -99,6 +109,7 @@ def test_repair_loop_records_every_round():
     assert "no C++" in seen[1] and "oops" in seen[2]
 
 
+@pytest.mark.unit
 def test_course_programs_and_sizes():
     py, cpp = cg.course_program("pi_series", 1000)
     assert "calculate(1_000, 4, 1)" in py and "1000LL" in cpp
@@ -108,6 +119,7 @@ def test_course_programs_and_sizes():
         cg.course_program("fizzbuzz", 10)
 
 
+@pytest.mark.unit
 def test_humaneval_problems_become_printing_programs():
     progs = cg.humaneval_programs(2)
     assert len(progs) == 2
@@ -125,6 +137,7 @@ def _folders(prefix):
     return set(Path(tempfile.gettempdir()).glob(f"{prefix}{os.getpid()}-*"))
 
 
+@pytest.mark.sandbox
 def test_no_temporary_folder_is_left_behind():
     sb.sandbox_overhead(runs=1)  # the empty program it times is compiled once and kept for the whole process
     before_py, before_cpp = _folders("llmkit-py-"), _folders("llmkit-cpp-")

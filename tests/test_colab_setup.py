@@ -6,9 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import colab_requirements  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 PROTECTED = {"ipykernel", "jupyter_client", "notebook", "tornado", "ipywidgets", "torch"}
 

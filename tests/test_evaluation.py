@@ -6,6 +6,8 @@ from utils import evaluation as ev
 from utils.errors import BadInputError
 from utils.prices import Item
 
+pytestmark = pytest.mark.unit
+
 PARSE_CASES = [  # reply -> price the harness must read (None: no price)
     ("around $45", 45),
     ("45.99 USD", 45.99),

@@ -3,7 +3,7 @@ import warnings
 import pytest
 import torch
 
-from utils import catalog, hardware
+from utils import catalog, fine_tuned, hardware
 from utils import finetune as ft
 from utils.errors import BadInputError
 from utils.prices import Item
@@ -35,6 +35,7 @@ def tiny_model(tok, tiny_llama):
     return tiny_llama(len(tok), pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
 
 
+@pytest.mark.unit
 def test_prompt_is_masked_and_only_the_price_is_learned(tok):
     ex, cut = ft.encode_example(tok, ITEMS[0], max_length=128)
     learned = [t for t, label in zip(ex["input_ids"], ex["labels"]) if label != -100]
@@ -43,6 +44,7 @@ def test_prompt_is_masked_and_only_the_price_is_learned(tok):
     assert ex["labels"][:n_prompt] == [-100] * n_prompt and len(ex["labels"]) == len(ex["input_ids"])
 
 
+@pytest.mark.unit
 def test_too_long_examples_are_shortened_not_dropped(tok):
     long = Item("t", "word " * 300, 42.0, "s")
     ex, cut = ft.encode_example(tok, long, max_length=64)
@@ -62,16 +64,19 @@ def test_too_long_examples_are_shortened_not_dropped(tok):
         (dict(target_modules=()), "target"),
     ],
 )
+@pytest.mark.unit
 def test_config_validation(kwargs, fragment):
     with pytest.raises(BadInputError, match=fragment):
         ft.FineTuneConfig(**kwargs).validate()
 
 
+@pytest.mark.unit
 def test_empty_or_tiny_dataset_is_refused(tok):
     with pytest.raises(BadInputError, match="at least 8"):
         ft.build_dataset(tok, ITEMS[:3], 128)
 
 
+@pytest.mark.unit
 def test_four_bit_without_bitsandbytes_explains_itself(monkeypatch):
     import builtins
 
@@ -88,6 +93,7 @@ def test_four_bit_without_bitsandbytes_explains_itself(monkeypatch):
     assert not ok and "pip install bitsandbytes" in why
 
 
+@pytest.mark.training
 def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_model, tmp_path, monkeypatch):
     from peft import PeftModel
 
@@ -139,7 +145,7 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     model.eval()
     with torch.no_grad():
         assert torch.allclose(model(ids).logits, reloaded(ids).logits, atol=1e-5)
-    assert ft.folder_megabytes(tmp_path / "adapter") < 1
+    assert fine_tuned.folder_megabytes(tmp_path / "adapter") < 1
 
 
 DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_training must choose for Llama 3.1 8B
@@ -152,6 +158,7 @@ DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_train
 
 
 @pytest.mark.parametrize("name", DEVICES)
+@pytest.mark.unit
 def test_the_training_config_follows_the_hardware(name):
     device, mode, dtype, batch = DEVICES[name]
     plan = ft.plan_training(device, params_b=catalog.model_params_b("meta-llama/Llama-3.1-8B"))
@@ -160,6 +167,7 @@ def test_the_training_config_follows_the_hardware(name):
     assert device.name in plan.reason and mode in plan.reason
 
 
+@pytest.mark.unit
 def test_a_smaller_model_gets_the_faster_config_and_no_gpu_gets_the_cpu_one():
     small = catalog.model_params_b("meta-llama/Llama-3.2-3B")
     assert ft.plan_training(hardware.GPU("NVIDIA L4", 22.0, True), params_b=small).mode == "16-bit"
@@ -168,6 +176,7 @@ def test_a_smaller_model_gets_the_faster_config_and_no_gpu_gets_the_cpu_one():
         ft.plan_training(hardware.GPU("tiny", 4.0, False), params_b=70)
 
 
+@pytest.mark.unit
 def test_full_profile_config_uses_the_plan():
     from utils import profile as prof
 
@@ -179,6 +188,7 @@ def test_full_profile_config_uses_the_plan():
     assert cfg.base == "llama-3.1-8b"
 
 
+@pytest.mark.unit
 def test_the_config_trains_the_model_week_4s_rule_picked():
     from utils import profile as prof
 
@@ -191,6 +201,7 @@ def test_the_config_trains_the_model_week_4s_rule_picked():
         ft.config_for(full, device=DEVICES["L4"][0], base="mistralai/Mistral-7B-v0.3")
 
 
+@pytest.mark.training
 def test_llama_gets_its_bos_token_in_training_and_generation(tok):
     from transformers import LlamaTokenizerFast
 
@@ -207,12 +218,14 @@ def test_llama_gets_its_bos_token_in_training_and_generation(tok):
     assert plain["input_ids"] == ex["input_ids"][1:]
 
 
+@pytest.mark.unit
 def test_reading_the_output_dir_creates_nothing(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
     cfg = ft.FineTuneConfig(run_name="never-trained")
     assert not cfg.output_dir.exists() and ft.last_checkpoint(cfg) is None
 
 
+@pytest.mark.training
 def test_grouping_by_length_cuts_padding(tok, tiny_model, tmp_path, monkeypatch):
     monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
     varied = [Item(f"t{i}", "A kettle. " + "Very shiny and strong. " * (i % 9), 10.0 + i, "s") for i in range(256)]
@@ -220,10 +233,11 @@ def test_grouping_by_length_cuts_padding(tok, tiny_model, tmp_path, monkeypatch)
     shares = {}
     for grouped in (False, True):
         cfg = ft.FineTuneConfig(batch_size=8, max_steps=1, group_by_length=grouped, run_name=f"pad{grouped}")
-        shares[grouped] = ft.padding_share(ft.make_trainer(tiny_model, tok, data, cfg))
+        shares[grouped] = fine_tuned.padding_share(ft.make_trainer(tiny_model, tok, data, cfg))
     assert shares[False] > 0.2 and shares[True] < shares[False] / 2
 
 
+@pytest.mark.training
 def test_price_only_logits_give_the_full_loss_and_gradients(tok, tiny_model):
     """The collator's left padding and last-positions logits must train exactly what full logits would."""
     from transformers import DataCollatorForSeq2Seq
@@ -243,6 +257,7 @@ def test_price_only_logits_give_the_full_loss_and_gradients(tok, tiny_model):
     assert torch.allclose(grads[0][1], grads[1][1], atol=1e-6, rtol=1e-4)
 
 
+@pytest.mark.training
 def test_price_token_loss_in_batches_equals_one_item_at_a_time(tok, tiny_model):
     items = ITEMS[:5] + [Item("long", "A kettle with a very long description of its features. " * 3, 1234.5, "s")]
     tiny_model.eval()
@@ -256,18 +271,20 @@ def test_price_token_loss_in_batches_equals_one_item_at_a_time(tok, tiny_model):
     assert ft.price_token_loss(tiny_model, tok, items, 128, batch_size=4) == pytest.approx(total / count, rel=1e-5)
 
 
+@pytest.mark.training
 def test_batched_generation_matches_one_at_a_time(tok, tiny_model):
     tiny_model.eval()
     items = ITEMS[:6] + [Item("long", "A kettle with a very long description of its many features. " * 3, 9.0, "s")]
-    one = [ft.generate_price(tiny_model, tok, it) for it in items]
-    batched = ft.generate_prices(tiny_model, tok, items, batch_size=4)
+    one = [fine_tuned.generate_price(tiny_model, tok, it) for it in items]
+    batched = fine_tuned.generate_prices(tiny_model, tok, items, batch_size=4)
     assert batched == one and tok.padding_side == "right"
 
 
+@pytest.mark.training
 def test_the_harness_uses_the_batched_path(tok, tiny_model):
     from utils.evaluation import evaluate
 
-    predictor = ft.PricePredictor(tiny_model, tok, batch_size=4)
+    predictor = fine_tuned.PricePredictor(tiny_model, tok, batch_size=4)
     calls = []
     original = predictor.predict_batch
     predictor.predict_batch = lambda chunk: calls.append(len(chunk)) or original(chunk)
@@ -275,16 +292,18 @@ def test_the_harness_uses_the_batched_path(tok, tiny_model):
     assert calls == [4, 4, 2] and report.n == 10
 
 
+@pytest.mark.training
 def test_throughput_is_timed_after_a_warm_up_step_and_leaves_no_checkpoint():
     config = ft.FineTuneConfig(max_steps=30, batch_size=4, max_length=48, group_by_length=False).validate()
     with pytest.raises(BadInputError, match="at least 2"):
-        ft.measure_throughput(config, ITEMS, steps=1)
-    m = ft.measure_throughput(config, ITEMS, steps=3)
+        fine_tuned.measure_throughput(config, ITEMS, steps=1)
+    m = fine_tuned.measure_throughput(config, ITEMS, steps=3)
     assert m["steps"] == 3 and m["seconds"] > 0 and m["tokens_per_s"] > 0 and 5 < m["tokens_per_item"] < 48
     assert m["examples_per_s"] == pytest.approx(2 * 4 / m["seconds"])
     assert not m["config"].output_dir.exists() and config.max_steps == 30  # the caller's config is left alone
 
 
+@pytest.mark.unit
 def test_the_plan_tells_emulated_bf16_from_real_bf16(monkeypatch):
     """A T4 (compute capability 7.5) answers True to torch.cuda.is_bf16_supported() through emulation: the plan must
     still pick fp16 there, and bf16 on an A100 (8.0)."""
@@ -303,11 +322,12 @@ def test_the_plan_tells_emulated_bf16_from_real_bf16(monkeypatch):
         assert device.bf16 == (capability >= (8, 0)) and plan.compute_dtype == expected, name
 
 
+@pytest.mark.training
 def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_merge(tmp_path, monkeypatch):
     """The 4-bit branch the plan picks for a T4, L4 or A100-40, on a tiny Llama with bitsandbytes on the CPU."""
     from peft import PeftModel
 
-    from utils.rehearsal import build_tiny_llama
+    from utils.standins.rehearsal import build_tiny_llama
 
     monkeypatch.setenv("LLMKIT_HF_MODEL", str(build_tiny_llama(tmp_path / "tiny")))
     monkeypatch.setattr(ft, "cache_dir", lambda *p: tmp_path / "runs")
@@ -350,6 +370,7 @@ def test_the_qlora_path_runs_on_a_cpu_load_prepare_checkpoint_train_save_reload_
     assert gap <= ft.logit_tolerance(cfg)  # the same quantised weights and adapter
 
 
+@pytest.mark.training
 def test_wrapping_in_lora_prints_no_library_warning(tiny_model):
     # week 4 and week 7 call lora_model; a deprecation inside peft/transformers is not the student's to read
     cfg = ft.FineTuneConfig(r=4, alpha=8, gradient_checkpointing=True)

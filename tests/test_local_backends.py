@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from utils import llm
-from utils import local_server as ls
+from utils.client import llm
+from utils.client import local_server as ls
 from utils.errors import BadInputError, LocalServerCrashedError
 
 MODEL = "local/smollm2"
@@ -25,6 +25,7 @@ def transformers_backend(monkeypatch):
         server.stop()
 
 
+@pytest.mark.unit
 def test_backend_is_llama_cpp_where_built_and_named_by_the_setting(monkeypatch):
     monkeypatch.delenv("LLMKIT_LOCAL_BACKEND", raising=False)
     built = importlib.util.find_spec("llama_cpp") is not None
@@ -36,6 +37,7 @@ def test_backend_is_llama_cpp_where_built_and_named_by_the_setting(monkeypatch):
         ls.local_backend()
 
 
+@pytest.mark.unit
 def test_without_llama_cpp_the_kit_uses_transformers(monkeypatch):
     monkeypatch.delenv("LLMKIT_LOCAL_BACKEND", raising=False)
     real_find_spec = importlib.util.find_spec
@@ -48,6 +50,7 @@ def test_without_llama_cpp_the_kit_uses_transformers(monkeypatch):
         ls.local_backend()
 
 
+@pytest.mark.server
 def test_transformers_serve_answers_the_same_calls(transformers_backend):
     r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
     assert ls._servers["smollm2"].backend == "transformers"
@@ -57,11 +60,13 @@ def test_transformers_serve_answers_the_same_calls(transformers_backend):
     assert "".join(pieces).strip() == s.text.strip() and len(pieces) > 2 and 0 < s.ttft_s <= s.latency_s
 
 
+@pytest.mark.server
 def test_transformers_serve_stops_at_the_stop_string(transformers_backend):
     r = llm.chat(MODEL, "Count from 1 to 30.", max_tokens=60, stop=["5"])  # the server sends "5"; the kit trims it
     assert r.text.strip() and "5" not in r.text and r.output_tokens < 40
 
 
+@pytest.mark.server
 def test_transformers_serve_refuses_a_prompt_longer_than_the_window(transformers_backend):
     from utils.errors import ContextTooLongError
 
@@ -101,6 +106,7 @@ def _with_llama_cpp(real_find_spec):
     return lambda name, *a: real_find_spec("json") if name == "llama_cpp" else real_find_spec(name, *a)
 
 
+@pytest.mark.server
 def test_a_build_that_crashes_on_its_first_prompt_is_caught_by_the_self_check(crashing_llama, monkeypatch):
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
     start = time.monotonic()
@@ -115,16 +121,18 @@ def test_a_build_that_crashes_on_its_first_prompt_is_caught_by_the_self_check(cr
         llm.chat(MODEL, "Again.", max_tokens=4)
 
 
+@pytest.mark.server
 def test_a_crash_in_the_middle_of_a_lesson_is_one_sentence_within_seconds(crashing_llama, monkeypatch):
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "llama.cpp")
     crashing_llama["n"] = 1  # the self-check passes; the lesson's first call kills it
-    ls.local_server("smollm2")
+    ls.running_server("smollm2")
     start = time.monotonic()
     with pytest.raises(LocalServerCrashedError, match=r"SIGSEGV .*while answering a request") as err:
         llm.chat(MODEL, "Name a colour.", max_tokens=4)  # retries with back-off would take 15 s and say "network"
     assert time.monotonic() - start < 5 and "network" not in str(err.value)
 
 
+@pytest.mark.server
 def test_the_kit_falls_back_to_transformers_when_llama_cpp_crashes(crashing_llama, monkeypatch, capsys):
     monkeypatch.delenv("LLMKIT_LOCAL_BACKEND", raising=False)
     r = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8)
@@ -135,6 +143,7 @@ def test_the_kit_falls_back_to_transformers_when_llama_cpp_crashes(crashing_llam
     assert "transformers serve" not in capsys.readouterr().out  # said once
 
 
+@pytest.mark.server
 def test_evaluation_stops_when_its_server_is_dead(crashing_llama, monkeypatch):
     from utils.evaluation import evaluate
 
@@ -152,6 +161,7 @@ def test_evaluation_stops_when_its_server_is_dead(crashing_llama, monkeypatch):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama.cpp is not built here (Colab)")
+@pytest.mark.server
 def test_the_server_file_is_the_packaged_model_requantised_to_q8(monkeypatch, tmp_path):
     """llama.cpp serves Q8_0 (faster CPU kernels); it must hold the packaged Q4_1 model's tensors, weight for weight."""
     import gguf

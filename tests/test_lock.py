@@ -4,12 +4,15 @@ than some the kit supports, so an older supported Python (Debian 12's 3.11.2) st
 import sys
 from pathlib import Path
 
+import pytest
 from packaging.markers import Marker
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 import write_lock  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 
 def test_a_release_that_needs_a_newer_python_gets_a_marker_and_others_none():

@@ -6,6 +6,8 @@ import torch
 from utils import metrics
 from utils.errors import BadInputError
 
+pytestmark = pytest.mark.unit
+
 
 @pytest.fixture(scope="module")
 def tiny(tiny_llama):

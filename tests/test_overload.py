@@ -5,16 +5,18 @@ import os
 import pytest
 
 from utils import chat
+from utils.client.local_server import running_server
 from utils.errors import BadInputError, RateLimitedError
-from utils.local_server import local_server
-from utils.overload import FailingFront
+from utils.standins.overload import FailingFront
+
+pytestmark = pytest.mark.server
 
 MODEL = "local/smollm2"
 
 
 @pytest.fixture(scope="module")
 def target():
-    return local_server("smollm2").base_url
+    return running_server("smollm2").base_url
 
 
 def test_retries_after_429s_and_answers(target):

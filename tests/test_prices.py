@@ -8,6 +8,8 @@ import pytest
 from utils import prices
 from utils.errors import BadInputError
 
+pytestmark = pytest.mark.unit
+
 GOOD = "A perfectly ordinary product with a description."
 
 

@@ -5,13 +5,16 @@ from pathlib import Path
 import pytest
 
 from utils import profile as prof
-from utils import providers, results
+from utils import scoreboard as results
+from utils.client import endpoints, keys, providers
 from utils.errors import BadInputError
+
+pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def clean_env(monkeypatch):
-    for var in [*providers.key_variables(), "LLMKIT_PROFILE", "LLMKIT_CHAT_MODELS", "LLMKIT_CODE_MODEL"]:
+    for var in [*keys.key_variables(), "LLMKIT_PROFILE", "LLMKIT_CHAT_MODELS", "LLMKIT_CODE_MODEL"]:
         monkeypatch.delenv(var, raising=False)
     return monkeypatch
 
@@ -87,8 +90,8 @@ def test_settings_in_dot_env_take_effect(clean_env, tmp_path):
     p = prof.setup(quiet=True, env_file=env)  # no key: the full profile falls back to the local model
     assert p.name == "full" and p.hf_model == str(tmp_path / "my-model")
     assert paths.cache_dir("x") == tmp_path / "cache" / "x" and results.approaches_file().parent == tmp_path / "cache"
-    assert providers.base_url("ollama") == "http://127.0.0.1:9/v1"
-    assert providers.base_url("openai") == "http://127.0.0.1:8/v1"
+    assert endpoints.base_url("ollama") == "http://127.0.0.1:9/v1"
+    assert endpoints.base_url("openai") == "http://127.0.0.1:8/v1"
 
 
 def test_the_tests_cache_is_a_throwaway_outside_the_repo():

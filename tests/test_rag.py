@@ -1,8 +1,11 @@
 import pytest
 
-from utils import rag, strategies
+from utils import prompting as strategies
+from utils import rag
 from utils.prices import Item
 from utils.tokens import chat_tokens
+
+pytestmark = pytest.mark.unit
 
 CORPUS = [
     "The warranty covers the frame for life.",
@@ -38,7 +41,7 @@ def test_prompt_builder_never_exceeds_its_limit():
 
 
 def test_chat_predictor_records_calls_and_prices_them():
-    from utils.llm import ChatResult
+    from utils.client.llm import ChatResult
 
     seen = []
 
@@ -52,7 +55,7 @@ def test_chat_predictor_records_calls_and_prices_them():
     assert seen[0][1][-1]["content"] == "A red kettle." and seen[0][2]["max_tokens"] == 10
     stats = predictor.stats()
     assert stats["input_tokens"] == 100 and stats["latency_s"] == pytest.approx(0.2)
-    from utils.pricing import cost_usd
+    from utils.client.costs import cost_usd
 
     assert stats["cost_per_1k"] == pytest.approx(cost_usd("openai/gpt-4o-mini", 100, 3) * 1000)
 

@@ -1,4 +1,4 @@
-"""The full profile, rehearsed: every notebook on the full code path with local stand-ins (see utils/rehearsal.py).
+"""The full profile, rehearsed: every notebook on the full code path with local stand-ins (utils/standins/rehearsal.py).
 
 This is `make rehearse` inside the test suite, so CI runs it on every change: a bug in a branch that only the full
 profile takes (the Amazon loader, a key variable, a provider's base URL, a full-only notebook cell) fails here.
@@ -12,20 +12,33 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from utils import rehearsal
+from utils.standins import rehearsal
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_rehearsal_environment_replaces_every_outside_service(tmp_path):
+@pytest.mark.unit
+def test_under_the_rehearsal_every_chosen_model_resolves_to_a_stand_in(tmp_path, monkeypatch):
+    """The kit's own resolution (profile, base URL, key) sends nothing past loopback once the environment is set."""
+    from utils.client import endpoints, keys
+    from utils.client.providers import split_model
+    from utils.profile import get_profile
+
     urls = {p: f"http://127.0.0.1:9/{p}/v1" for p in rehearsal.PROVIDERS_TO_STAND_IN}
-    env = rehearsal.environment(urls, tmp_path)
-    assert env["LLMKIT_PROFILE"] == "full" and env["LLMKIT_AMAZON_DIR"].endswith("fixtures/amazon")
-    for provider in rehearsal.PROVIDERS_TO_STAND_IN:
-        assert env[f"LLMKIT_{provider.upper()}_BASE_URL"] == urls[provider]
-    assert env["OPENAI_API_KEY"] == rehearsal.PLACEHOLDER_KEY and "sk-" not in rehearsal.PLACEHOLDER_KEY
+    for var in keys.key_variables():
+        monkeypatch.delenv(var, raising=False)
+    for name, value in rehearsal.environment(urls, tmp_path).items():
+        monkeypatch.setenv(name, value)
+    profile = get_profile()
+    assert profile.name == "full" and profile.sizes.price_test_items == 10  # the rehearsal's sizes
+    called = {split_model(m)[0] for m in profile.chat_models + profile.code_models}
+    assert called and called <= set(rehearsal.PROVIDERS_TO_STAND_IN)
+    for provider in called:
+        assert endpoints.base_url(provider) == urls[provider]
+        assert keys.api_key(provider) == rehearsal.PLACEHOLDER_KEY and "sk-" not in keys.api_key(provider)
 
 
+@pytest.mark.unit
 def test_claims_are_asserted_except_in_the_rehearsal(monkeypatch, capsys):
     monkeypatch.delenv(rehearsal.FLAG, raising=False)
     with pytest.raises(AssertionError, match="loss fell"):
@@ -35,6 +48,7 @@ def test_claims_are_asserted_except_in_the_rehearsal(monkeypatch, capsys):
     assert "rehearsal: not checked: loss fell (random weights)" in capsys.readouterr().out
 
 
+@pytest.mark.unit
 def test_tiny_llama_is_built_from_a_config(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -44,6 +58,7 @@ def test_tiny_llama_is_built_from_a_config(tmp_path):
     assert tok("Price is $42")["input_ids"]
 
 
+@pytest.mark.rehearsal
 def test_every_notebook_runs_on_the_full_profile_with_stand_ins(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_TOKEN"))}
     env["LLMKIT_CACHE"] = str(tmp_path / "cache")

@@ -4,8 +4,10 @@ import pandas as pd
 import pytest
 
 from utils import evaluation as ev
-from utils import results
+from utils import scoreboard as results
 from utils.errors import BadInputError
+
+pytestmark = pytest.mark.unit
 
 
 def test_the_approaches_table_replaces_rows_per_approach(tmp_path):

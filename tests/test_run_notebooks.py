@@ -8,9 +8,12 @@ import time
 from pathlib import Path
 
 import nbformat
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import run_notebooks  # noqa: E402
+
+pytestmark = pytest.mark.notebooks
 
 
 def test_failures_and_dead_kernels_are_rows_not_crashes(write_notebook, tmp_path, capfd, monkeypatch):
@@ -31,9 +34,9 @@ def test_failures_and_dead_kernels_are_rows_not_crashes(write_notebook, tmp_path
 
 def test_sigterm_stops_the_job_its_kernel_and_the_kernels_server(write_notebook, tmp_path):
     """`kill PID` ends the main job: no next notebook, the kernel gone and with it a server started through
-    utils/serve_child.py (as the local model server is), and SUMMARY.md written with the row that was running."""
+    utils/client/serve_child.py (as the local model server is), and SUMMARY.md written with the row that was running."""
     pid_file = tmp_path / "server.pid"
-    launcher = Path(run_notebooks.ROOT / "utils" / "serve_child.py")
+    launcher = Path(run_notebooks.ROOT / "utils" / "client" / "serve_child.py")
     start_server = (
         "import os, subprocess, sys, time\n"
         f"p = subprocess.Popen([sys.executable, {str(launcher)!r}, str(os.getpid()), 'http.server', '0',"

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from utils import landlock, seccomp
 from utils import sandbox as sb
+from utils.sandbox import landlock, seccomp
+
+pytestmark = pytest.mark.sandbox
 
 MODES = ["bubblewrap", "limits only"]
 THROWAWAY_UID = 54_321  # no account needed: the kernel only knows numbers
@@ -435,8 +437,10 @@ def test_timing_leaves_out_the_sandbox_start_up(mode):
     )
     own = sb.time_command([exe], runs=3)
     # at least as long, to within how precisely the start-up was measured (unprivileged bubblewrap takes ~90 ms to
-    # start, a few ms more or less each time; as root ~10 ms); benchmarks/week5_codegen.py compares the two clocks
-    assert own.median > 0.15 - own.overhead_spread_s and own.overhead_spread_s < 0.05
+    # start, a few ms more or less each time; as root ~10 ms): the spread of 7 empty runs, but never under 2 ms, since
+    # 7 runs under-estimate one start's jitter (seen: 0.5 ms spread, 0.6 ms short). A start-up taken out twice would
+    # be 10-90 ms short. benchmarks/week5_codegen.py compares the two clocks.
+    assert own.median > 0.15 - max(own.overhead_spread_s, 0.002) and own.overhead_spread_s < 0.05
 
 
 def test_the_protection_is_described(mode):

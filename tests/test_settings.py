@@ -6,19 +6,22 @@ import pytest
 from utils import settings
 from utils.errors import BadInputError
 
+pytestmark = pytest.mark.unit
+
 ROOT = Path(__file__).resolve().parent.parent
 INTERNAL = {"LLMKIT_RUN"}  # a marker the sandbox puts in its children's environment, not a setting
 
 
 def _sources() -> dict[Path, str]:
-    files = [*ROOT.glob("utils/*.py"), *ROOT.glob("scripts/*"), *ROOT.glob("week*/*.ipynb"), ROOT / "Makefile"]
+    files = [*ROOT.glob("utils/**/*.py"), *ROOT.glob("scripts/*"), *ROOT.glob("week*/*.ipynb"), ROOT / "Makefile"]
     return {f: f.read_text() for f in files if f.is_file()}
 
 
 def test_only_the_settings_module_reads_llmkit_variables():
     reads = re.compile(r"(environ\.get\(|getenv\(|environ\[)\s*f?[\"']LLMKIT_")
-    modules = [f for f in _sources() if f.suffix == ".py" and f.parent.name == "utils" and f.name != "settings.py"]
-    assert [f.name for f in modules if reads.search(f.read_text())] == []
+    utils = ROOT / "utils"
+    modules = [f for f in _sources() if f.suffix == ".py" and utils in f.parents and f.name != "settings.py"]
+    assert [str(f.relative_to(ROOT)) for f in modules if reads.search(f.read_text())] == []
 
 
 def test_every_setting_used_anywhere_is_listed_and_documented():
@@ -29,7 +32,21 @@ def test_every_setting_used_anywhere_is_listed_and_documented():
     pattern = re.compile(r"LLMKIT_[A-Z]+_BASE_URL")
     unknown = {n for n in used - INTERNAL if n not in settings.SETTINGS and not pattern.fullmatch(n)}
     assert unknown == set()
-    assert [name for name in settings.SETTINGS if f"`{name}`" not in readme] == []
+    assert settings.markdown_table() in readme  # the README's table is the module's, row for row
+
+
+def test_the_profile_rule_the_table_states_is_the_rule_the_kit_applies(monkeypatch):
+    from utils.client.keys import key_variables
+    from utils.profile import get_profile
+
+    assert "full when any provider key is set, else offline" in settings.SETTINGS["LLMKIT_PROFILE"]
+    for var in key_variables():
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.delenv("LLMKIT_PROFILE", raising=False)
+    assert get_profile().name == "offline"
+    monkeypatch.setenv("GROQ_API_KEY", "gsk_placeholder")
+    monkeypatch.setenv("LLMKIT_HF_MODEL", "a-folder")  # no leaderboard read: the rule alone is under test
+    assert get_profile().name == "full"
 
 
 def test_settings_are_read_when_asked_and_checked(monkeypatch):

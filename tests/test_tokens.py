@@ -3,6 +3,8 @@ import pytest
 from utils import tokens
 from utils.errors import BadInputError, ContextTooLongError
 
+pytestmark = pytest.mark.unit
+
 
 def test_llama3_writes_every_number_below_1000_as_one_token():
     counts = tokens.number_token_counts(tokens.get_tokenizer("llama3"))

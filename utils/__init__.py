@@ -3,16 +3,14 @@
 import logging
 import os
 
-# OpenMP threads (torch, llama.cpp) that wait for each other sleep instead of spinning. Measured on 2 cores with one
-# other CPU-bound process (benchmarks/README.md): SmolLM2 forward passes 2.8x slower than quiet when spinning, 1.8x
-# when passive; no change when quiet. It must be set before torch loads, and the notebooks import utils first.
+# OpenMP threads (torch, llama.cpp) that wait sleep instead of spinning (benchmarks/README.md); set before torch loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # bitsandbytes, on a CPU with AVX-512 BF16, looks for a faster 4-bit kernel on the Hugging Face Hub (the `kernels`
 # package, which the kit never installs) and logs a warning whenever it is imported; its own CPU kernel is used.
 logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 
+from .client.llm import ChatResult, chat  # noqa: E402
 from .errors import LLMKitError  # noqa: E402 (after the two settings above, which must come first)
-from .llm import ChatResult, chat  # noqa: E402
 from .profile import Profile, get_profile, seed_everything, setup  # noqa: E402
 
 __all__ = ["ChatResult", "LLMKitError", "Profile", "chat", "get_profile", "seed_everything", "setup"]

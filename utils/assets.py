@@ -34,8 +34,7 @@ def smollm2_gguf() -> Path:
 
 
 def smollm2_server_gguf() -> Path:
-    """SmolLM2 for the llama.cpp server: the package's Q4_1 file requantised once to Q8_0 (every Q4_1 weight kept to
-    within 1/16 of its step), whose CPU kernels read prompts 1.4-1.9x faster (benchmarks/local_server.py --quants)."""
+    """SmolLM2 for the llama.cpp server: the package's Q4_1 file requantised once to Q8_0 (faster CPU kernels)."""
     import ctypes
 
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 from importlib.metadata import version
 from typing import Any
 
@@ -10,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from .assets import arena_scores, models_dev_table
+from .client.costs import request_cost
 from .errors import BadInputError
 from .paths import DATA_DIR
-from .pricing import request_cost
 
 # The labs whose own API serves their models (resellers such as OpenRouter repeat the same models).
 FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "alibaba", "groq", "llama")
@@ -268,6 +269,12 @@ def pick_price_model(board: pd.DataFrame, max_params_b: float = 9.0) -> pd.Serie
     if single.empty:
         raise BadInputError("No base model in the table writes every price 0-999 as one token.")
     return single.sort_values("average", ascending=False).iloc[0]
+
+
+@cache
+def default_base_model() -> str:
+    """Week 7's base model when none is set: the rule's pick from the open leaderboard table."""
+    return str(pick_price_model(open_llm_leaderboard())["model"])
 
 
 def rate_limits() -> pd.DataFrame:

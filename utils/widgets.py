@@ -55,36 +55,50 @@ def codegen_panel(
     programs: dict[str, tuple[str, str | None]], models: list[str], rounds: int = 2, runs: int = 3
 ) -> Any:
     """Pick a program and a model; buttons run the Python, ask the model for C++ (with repairs), and run the C++."""
-    import ipywidgets as w
+    return _CodegenPanel(programs, models, rounds, runs).view
 
-    pick = w.Dropdown(options=list(programs), description="program")
-    model = w.Dropdown(options=list(models), description="model")
-    n_rounds = w.IntSlider(value=rounds, min=0, max=5, description="repairs")
-    source = w.Textarea(layout=w.Layout(width="100%", height="220px"))
-    cpp = w.Textarea(layout=w.Layout(width="100%", height="220px"), placeholder="C++ appears here")
-    log = w.Output(layout=w.Layout(border="1px solid #ccc"))
-    state: dict[str, Any] = {}
 
-    def load(*_: Any) -> None:
-        source.value = programs[pick.value][0]
-        cpp.value, state["ref"] = "", None
+class _CodegenPanel:
+    """The week-5 panel's widgets and what its three buttons do."""
 
-    def run_python(*_: Any) -> None:
-        with log:
+    def __init__(self, programs: dict[str, tuple[str, str | None]], models: list[str], rounds: int, runs: int):
+        import ipywidgets as w
+
+        self.programs, self.runs, self.ref = programs, runs, None
+        self.pick = w.Dropdown(options=list(programs), description="program")
+        self.model = w.Dropdown(options=list(models), description="model")
+        self.rounds = w.IntSlider(value=rounds, min=0, max=5, description="repairs")
+        self.source = w.Textarea(layout=w.Layout(width="100%", height="220px"))
+        self.cpp = w.Textarea(layout=w.Layout(width="100%", height="220px"), placeholder="C++ appears here")
+        self.log = w.Output(layout=w.Layout(border="1px solid #ccc"))
+        buttons = [w.Button(description=d) for d in ("Run Python", "Convert", "Run C++")]
+        for b, fn in zip(buttons, (self.run_python, self.convert, self.run_cpp)):
+            b.on_click(fn)
+        self.pick.observe(self.load, names="value")
+        self.load()
+        rows = [w.HBox([self.pick, self.model, self.rounds]), w.HBox([self.source, self.cpp]), w.HBox(buttons)]
+        self.view = w.VBox([*rows, self.log])
+
+    def load(self, *_: Any) -> None:
+        self.source.value = self.programs[self.pick.value][0]
+        self.cpp.value, self.ref = "", None
+
+    def run_python(self, *_: Any) -> None:
+        with self.log:
             try:
-                state["ref"] = cg.python_reference(pick.value, source.value, runs=runs)
-                print(f"Python printed:\n{state['ref'].output}timed: {state['ref'].timing}")
+                self.ref = cg.python_reference(self.pick.value, self.source.value, runs=self.runs)
+                print(f"Python printed:\n{self.ref.output}timed: {self.ref.timing}")
             except LLMKitError as err:
                 print(f"⚠ {err}")
 
-    def do_convert(*_: Any) -> None:
-        with log:
-            if not state.get("ref"):
-                run_python()
-            if not state.get("ref"):
+    def convert(self, *_: Any) -> None:
+        with self.log:
+            if not self.ref:
+                self.run_python()
+            if not self.ref:
                 return
             try:
-                conv = cg.convert(model.value, state["ref"], rounds=n_rounds.value)
+                conv = cg.convert(self.model.value, self.ref, rounds=self.rounds.value)
             except LLMKitError as err:
                 print(f"⚠ {err}")
                 return
@@ -93,30 +107,24 @@ def codegen_panel(
                 print(f"round {a.round}: compiled={a.compiled} correct={a.correct} {why}")
             code = next((a.code for a in reversed(conv.attempts) if a.code), None)
             if code:  # a reply without code leaves what is in the box (perhaps the user's own C++) as it was
-                cpp.value = code
+                self.cpp.value = code
 
-    def run_cpp(*_: Any) -> None:
-        with log:
-            if not state.get("ref"):
-                run_python()
-            if not state.get("ref") or not cpp.value.strip():
+    def run_cpp(self, *_: Any) -> None:
+        with self.log:
+            if not self.ref:
+                self.run_python()
+            if not self.ref or not self.cpp.value.strip():
                 print("⚠ no C++ to run yet: convert first, or paste C++ into the box")
                 return
             try:
-                conv = cg.time_conversion(cg.check_conversion(state["ref"], cpp.value, "C++ in the panel"), runs=runs)
+                checked = cg.check_conversion(self.ref, self.cpp.value, "C++ in the panel")
+                conv = cg.time_conversion(checked, runs=self.runs)
             except LLMKitError as err:
                 print(f"⚠ {err}")
                 return
-            row = cg.results_row(state["ref"], conv)
+            row = cg.results_row(self.ref, conv)
             if conv.correct:
                 bound = "at least " if row["speedup_at_least"] else ""
                 print(f"C++ output matches Python. C++ {conv.cpp_timing}; speed-up {bound}{row['speedup']:.1f}x")
             else:
                 print(f"✗ {conv.attempts[0].problem}")
-
-    buttons = [w.Button(description=d) for d in ("Run Python", "Convert", "Run C++")]
-    for b, fn in zip(buttons, (run_python, do_convert, run_cpp)):
-        b.on_click(fn)
-    pick.observe(load, names="value")
-    load()
-    return w.VBox([w.HBox([pick, model, n_rounds]), w.HBox([source, cpp]), w.HBox(buttons), log])

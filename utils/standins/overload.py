@@ -9,7 +9,7 @@ import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
-from .errors import BadInputError
+from ..errors import BadInputError
 from .loopback import LoopbackServer, QuietHandler
 
 # What providers send when they shed load (their documented error bodies, shortened).

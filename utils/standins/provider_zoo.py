@@ -2,7 +2,7 @@
 the tests use it; no real provider can be reached from CI).
 
 One server answers at http://127.0.0.1:PORT/<provider>/v1 for every provider and keeps the rules each one documents
-(utils/providers.py names the pages): a retired model is refused as that provider refuses it (Groq: 400
+(utils/client/providers.py names the pages): a retired model is refused as that provider refuses it (Groq: 400
 `model_decommissioned`; the others: 404), an OpenAI reasoning model rejects `max_tokens` and any temperature but 1,
 a reasoning model spends tokens on thinking inside the limit (a request with too little room gets an empty reply,
 finish_reason "length"), and GET /models lists what exists. Scripted failures (413, 429 insufficient_quota, 402,
@@ -18,12 +18,12 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from .errors import BadInputError
+from ..client.providers import PROVIDERS, catalog_model_ids, models_dev_entry
+from ..errors import BadInputError
 from .loopback import LoopbackServer, QuietHandler
-from .providers import PROVIDERS, catalog_model_ids, model_facts
 
 # Thinking tokens the zoo spends at each reasoning effort: a worst case, so that the kit's room for thinking
-# (providers.THINKING_ALLOWANCE) is what keeps a short reply from coming back empty. No effort sent: the default,
+# (request_rules.THINKING_ALLOWANCE) is what keeps a short reply from coming back empty. No effort sent: the default,
 # which thinks the most.
 THINKING = {"none": 0, "minimal": 1000, "low": 1000, "medium": 2000, "high": 4000, None: 8000}
 
@@ -112,7 +112,7 @@ def refusal(provider: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]] |
         }
     if model not in listed_models(provider):
         return 404, {"error": {"message": f"The model `{model}` does not exist.", "code": "model_not_found"}}
-    facts = model_facts(provider, model)
+    facts = models_dev_entry(provider, model)
     if provider == "openai" and facts.get("reasoning"):
         if "max_tokens" in body:
             return 400, {
@@ -175,75 +175,8 @@ class ProviderZoo:
             return queue.pop(0) if queue else None
 
     def __enter__(self) -> ProviderZoo:
-        zoo = self
-
-        class Handler(QuietHandler):
-            def _provider(self) -> tuple[str, str]:
-                parts = self.path.split("/", 3)  # "", provider, "v1", rest
-                return (parts[1], parts[3] if len(parts) > 3 else "") if len(parts) > 2 else ("", "")
-
-            def do_GET(self):
-                provider, rest = self._provider()
-                if provider not in PROVIDERS or rest != "models":
-                    return self.send(404, {"error": {"message": f"no route {self.path}"}})
-                prefix = "models/" if provider == "gemini" else ""
-                ids = [{"id": prefix + m, "object": "model", "owned_by": provider} for m in listed_models(provider)]
-                self.send(200, {"object": "list", "data": ids})
-
-            def do_POST(self):
-                provider, rest = self._provider()
-                body = json.loads(self.read_body() or b"{}")
-                if provider not in PROVIDERS or rest != "chat/completions":
-                    return self.send(404, {"error": {"message": f"no route {self.path}"}})
-                zoo.requests.append((provider, body))
-                failure = zoo._next_failure(provider)
-                refused = SCRIPTED[failure] if failure else refusal(provider, body)
-                if refused:
-                    return self.send(*refused)
-                self._answer(provider, body)
-
-            def _answer(self, provider: str, body: dict[str, Any]) -> None:
-                limit = body.get("max_completion_tokens") or body.get("max_tokens") or 4096
-                thinking = 0
-                if model_facts(provider, body["model"]).get("reasoning") and PROVIDERS[provider].thinking_in_limit:
-                    thinking = min(THINKING.get(body.get("reasoning_effort"), 8000), limit)
-                if thinking >= limit:  # the whole budget went on thinking: an empty answer, as Gemini gives
-                    empty = _empty_reply(body["model"], limit)
-                    if body.get("stream"):
-                        chunk = {
-                            **empty,
-                            "object": "chat.completion.chunk",
-                            "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
-                        }
-                        return self.send(
-                            200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream"
-                        )
-                    return self.send(200, empty)
-                forward = {k: v for k, v in body.items() if k not in ("max_completion_tokens", "reasoning_effort")}
-                forward.update(model=zoo.local_model, max_tokens=limit - thinking)
-                request = urllib.request.Request(
-                    zoo.target + "/chat/completions", json.dumps(forward).encode(), {"Content-Type": "application/json"}
-                )
-                try:
-                    with urllib.request.urlopen(request, timeout=600) as resp:
-                        if body.get("stream"):
-                            self.send_response(resp.status)
-                            self.send_header("Content-Type", "text/event-stream")
-                            self.end_headers()
-                            for line in resp:
-                                self.wfile.write(line)
-                                self.wfile.flush()
-                            return
-                        reply = json.load(resp)
-                except urllib.error.HTTPError as err:
-                    return self.send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
-                reply["model"] = body["model"]
-                if reply.get("usage") and thinking:
-                    reply["usage"]["completion_tokens"] += thinking
-                    reply["usage"]["completion_tokens_details"] = {"reasoning_tokens": thinking}
-                self.send(200, reply)
-
-        self._server = LoopbackServer(Handler).__enter__()
+        handler = type("Handler", (_ZooHandler,), {"zoo": self})
+        self._server = LoopbackServer(handler).__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -266,3 +199,72 @@ def _empty_reply(model: str, limit: int) -> dict[str, Any]:
             "completion_tokens_details": {"reasoning_tokens": limit},
         },
     }
+
+
+class _ZooHandler(QuietHandler):
+    """Answers as the provider in the path would: its model list, its refusals, its thinking; the rest by SmolLM2."""
+
+    zoo: ProviderZoo  # set per zoo in ProviderZoo.__enter__
+
+    def _provider(self) -> tuple[str, str]:
+        parts = self.path.split("/", 3)  # "", provider, "v1", rest
+        return (parts[1], parts[3] if len(parts) > 3 else "") if len(parts) > 2 else ("", "")
+
+    def do_GET(self):
+        provider, rest = self._provider()
+        if provider not in PROVIDERS or rest != "models":
+            return self.send(404, {"error": {"message": f"no route {self.path}"}})
+        prefix = "models/" if provider == "gemini" else ""
+        ids = [{"id": prefix + m, "object": "model", "owned_by": provider} for m in listed_models(provider)]
+        self.send(200, {"object": "list", "data": ids})
+
+    def do_POST(self):
+        provider, rest = self._provider()
+        body = json.loads(self.read_body() or b"{}")
+        if provider not in PROVIDERS or rest != "chat/completions":
+            return self.send(404, {"error": {"message": f"no route {self.path}"}})
+        self.zoo.requests.append((provider, body))
+        failure = self.zoo._next_failure(provider)
+        refused = SCRIPTED[failure] if failure else refusal(provider, body)
+        if refused:
+            return self.send(*refused)
+        self._answer(provider, body)
+
+    def _answer(self, provider: str, body: dict[str, Any]) -> None:
+        limit = body.get("max_completion_tokens") or body.get("max_tokens") or 4096
+        thinking = 0
+        if models_dev_entry(provider, body["model"]).get("reasoning") and PROVIDERS[provider].thinking_in_limit:
+            thinking = min(THINKING.get(body.get("reasoning_effort"), 8000), limit)
+        if thinking >= limit:  # the whole budget went on thinking: an empty answer, as Gemini gives
+            empty = _empty_reply(body["model"], limit)
+            if body.get("stream"):
+                chunk = {
+                    **empty,
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": {}, "finish_reason": "length"}],
+                }
+                return self.send(200, f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), "text/event-stream")
+            return self.send(200, empty)
+        forward = {k: v for k, v in body.items() if k not in ("max_completion_tokens", "reasoning_effort")}
+        forward.update(model=self.zoo.local_model, max_tokens=limit - thinking)
+        request = urllib.request.Request(
+            self.zoo.target + "/chat/completions", json.dumps(forward).encode(), {"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=600) as resp:
+                if body.get("stream"):
+                    self.send_response(resp.status)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.end_headers()
+                    for line in resp:
+                        self.wfile.write(line)
+                        self.wfile.flush()
+                    return
+                reply = json.load(resp)
+        except urllib.error.HTTPError as err:
+            return self.send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
+        reply["model"] = body["model"]
+        if reply.get("usage") and thinking:
+            reply["usage"]["completion_tokens"] += thinking
+            reply["usage"]["completion_tokens_details"] = {"reasoning_tokens": thinking}
+        self.send(200, reply)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .providers import model_facts, split_model
+from .providers import models_dev_entry, split_model
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:
@@ -10,7 +10,7 @@ def price_per_million(model: str) -> tuple[float, float] | None:
     provider, model_id = split_model(model)
     if provider in ("local", "ollama"):
         return (0.0, 0.0)
-    entry = model_facts(provider, model_id)
+    entry = models_dev_entry(provider, model_id)
     if "cost" not in entry:
         return None
     return float(entry["cost"].get("input") or 0.0), float(entry["cost"].get("output") or 0.0)

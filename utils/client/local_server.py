@@ -22,16 +22,16 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from .errors import BadInputError, ContextTooLongError, LocalServerCrashedError, ServerUnreachableError
-from .paths import cache_dir
-from .settings import setting, setting_int
+from ..errors import BadInputError, ContextTooLongError, LocalServerCrashedError, ServerUnreachableError
+from ..paths import cache_dir, requirement
+from ..settings import setting, setting_int
 
 LOCAL_CONTEXT = 8192  # the window the kit gives SmolLM2 (its model card: 8k)
 
 
 def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     """alias -> backend -> the function giving the model's files for that server (GGUF file or transformers folder)."""
-    from .assets import smollm2_folder, smollm2_server_gguf
+    from ..assets import smollm2_folder, smollm2_server_gguf
 
     files = {"llama.cpp": smollm2_server_gguf, "transformers": smollm2_folder}
     return {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
@@ -64,7 +64,7 @@ def _forced_backend() -> str:
     if chosen == "llama.cpp" and importlib.util.find_spec("llama_cpp") is None:
         raise BadInputError(
             "LLMKIT_LOCAL_BACKEND=llama.cpp but llama-cpp-python is not installed: "
-            "pip install 'llama-cpp-python[server]==0.3.36', or unset it to use transformers' server."
+            f"pip install '{requirement('llama-cpp-python')}', or unset it to use transformers' server."
         )
     return chosen
 
@@ -118,9 +118,7 @@ class LocalServer:
             raise BadInputError(f"backend must be one of {', '.join(LOCAL_BACKENDS)}, got {backend!r}.")
         self.alias, self.model_path, self.n_ctx, self.backend = alias, Path(model_path), n_ctx, backend
         self.chat_format = chat_format  # llama.cpp only; None: the template in the GGUF file
-        # Measured (benchmarks/local_server.py, 2 cores): generating, one thread is as fast as two when quiet
-        # (71 against 72 tok/s) and keeps its speed when another program wants the CPU (72 against 47); reading a
-        # prompt, every core helps (211 against 113 tok/s) and passive OpenMP waiting keeps it from collapsing.
+        # one generation thread, every core for prompts: the defaults benchmarks/README.md measured
         self.threads = threads or setting_int("LLMKIT_LOCAL_THREADS", 1)
         self.batch_threads = batch_threads or setting_int("LLMKIT_LOCAL_BATCH_THREADS", os.cpu_count() or 1)
         self.port = _free_port()
@@ -248,7 +246,7 @@ class LocalServer:
         serve does not, so the kit counts the tokens for it)."""
         if self.backend == "llama.cpp":
             return
-        from .tokens import chat_tokens
+        from ..tokens import chat_tokens
 
         needed = chat_tokens(messages) + max_tokens
         if needed > self.n_ctx:
@@ -285,7 +283,7 @@ _servers_lock = threading.Lock()
 _recover_lock = threading.Lock()
 
 
-def local_server(alias: str = "smollm2") -> LocalServer:
+def running_server(alias: str = "smollm2") -> LocalServer:
     """The running server for a local model alias, started on first use (one per Python process). If llama.cpp
     crashes or cannot start, the kit says so once and serves the same model with transformers serve, unless
     LLMKIT_LOCAL_BACKEND=llama.cpp asks for llama.cpp alone (then the sentence is the error)."""
@@ -335,5 +333,5 @@ def recover(model_id: str) -> bool:
     with _recover_lock:  # calls from a worker pool meet the same death: one says so and restarts, the rest retry
         if _servers.get(model_id) is server:
             _give_up_on(server.backend, server.death("while answering a request"))
-            local_server(model_id)
+            running_server(model_id)
     return True

@@ -11,9 +11,11 @@ import ctypes
 import errno
 import platform
 import struct
-from functools import cache
 
-_PR_SET_NO_NEW_PRIVS, _PR_SET_SECCOMP, _MODE_FILTER = 38, 22, 2
+from ._linux import libc, set_no_new_privs
+from .guards import Guard
+
+_PR_SET_SECCOMP, _MODE_FILTER = 22, 2
 _ALLOW, _ERRNO = 0x7FFF0000, 0x00050000  # SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO | errno
 _LD_ABS, _JEQ, _JGE, _JSET, _RET = 0x20, 0x15, 0x35, 0x45, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ/JGE/JSET|K, BPF_RET|K
 _NR, _ARCH, _ARG0 = 0, 4, 16  # offsets in struct seccomp_data; the low 32 bits of args[0] on little-endian machines
@@ -24,7 +26,7 @@ _X32 = 0x40000000  # x86-64's x32 calls carry this bit, with the same architectu
 _ARCHS = {"x86_64": (0xC000003E, 41, 425, 62, 317), "aarch64": (0xC00000B7, 198, 425, 129, 277)}
 _SET_MODE_FILTER, _SPEC_ALLOW = 1, 1 << 2  # seccomp(2): install a filter; leave speculative store bypass as it was
 
-PROTECTIONS = ["no sockets (UDP, Unix)", "no signals to process groups"]
+PROTECTIONS = [Guard.NO_SOCKETS, Guard.NO_GROUP_SIGNALS]
 
 
 def available() -> bool:
@@ -32,8 +34,8 @@ def available() -> bool:
     return platform.system() == "Linux" and platform.machine() in _ARCHS
 
 
-def protections() -> list[str]:
-    """What the filter holds, in words (empty where it cannot be installed)."""
+def protections() -> list[Guard]:
+    """What the filter holds (empty where it cannot be installed)."""
     return list(PROTECTIONS) if available() else []
 
 
@@ -70,14 +72,9 @@ class _Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
-
-
 def prepared() -> tuple[_Fprog, ctypes.Array]:
     """In the parent: the filter ready to install (kept alive by the caller until the child has exec'd)."""
-    _libc()  # loaded here, not between fork and exec
+    libc()  # loaded here, not between fork and exec
     code = program()
     buffer = ctypes.create_string_buffer(code, len(code))
     return _Fprog(len(code) // 8, ctypes.addressof(buffer)), buffer
@@ -87,11 +84,9 @@ def install(prog: _Fprog) -> None:
     """In the child, between fork and exec: put this process (and all it starts) under the filter. Kernels before
     5.16 would also turn on their Spectre v4 mitigation for a filtered process, slowing the very code week 5 times;
     the program holds no secret of ours to protect, so the filter asks them not to (SECCOMP_FILTER_FLAG_SPEC_ALLOW)."""
-    libc = _libc()
-    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0:
-        raise OSError(ctypes.get_errno(), "seccomp: could not set no_new_privs")
+    set_no_new_privs("seccomp")
     number = _ARCHS[platform.machine()][-1]
-    if libc.syscall(number, _SET_MODE_FILTER, _SPEC_ALLOW, ctypes.byref(prog)) == 0:
+    if libc().syscall(number, _SET_MODE_FILTER, _SPEC_ALLOW, ctypes.byref(prog)) == 0:
         return
-    if libc.prctl(_PR_SET_SECCOMP, _MODE_FILTER, ctypes.byref(prog), 0, 0) < 0:  # a kernel without the flag (< 4.17)
+    if libc().prctl(_PR_SET_SECCOMP, _MODE_FILTER, ctypes.byref(prog), 0, 0) < 0:  # a kernel without the flag (< 4.17)
         raise OSError(ctypes.get_errno(), "seccomp: could not install the filter")

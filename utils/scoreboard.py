@@ -134,6 +134,16 @@ def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
 MIN_ANSWERED = 0.9
 
 
+def priced_share(table: pd.DataFrame) -> pd.Series:
+    """Share of each row's items whose reply held a price."""
+    return (table["n"] - table["unparseable"]) / table["n"]
+
+
+def intervals_apart(lo_a: Any, hi_a: Any, lo_b: Any, hi_b: Any) -> Any:
+    """Whether two 95% intervals do not overlap (one difference the items can tell); scalars or columns."""
+    return (hi_a < lo_b) | (hi_b < lo_a)
+
+
 def dollars(amount: float) -> str:
     """Money for people: $1,234.50, $0.42, and small amounts in two significant digits without an exponent
     ($0.0000071, not $7.1e-06)."""
@@ -153,7 +163,7 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     api = table["api_per_1k"].notna()
     table["dollars_per_1k"] = table["api_per_1k"].where(api, table["compute_per_1k"])
     table["priced_by"] = np.where(api, "API prices", f"machine time at ${DOLLARS_PER_CPU_HOUR}/h")
-    table["answered"] = (table["n"] - table["unparseable"]) / table["n"]
+    table["answered"] = priced_share(table)
     table["compared"] = table["answered"] >= MIN_ANSWERED  # an error over a few parsed replies says little
     cols = [
         "approach",
@@ -219,7 +229,7 @@ def conclude(table: pd.DataFrame, min_answered: float = MIN_ANSWERED) -> dict[st
     best = eligible.loc[eligible["mae"].idxmin()]
     llm = eligible[~eligible["family"].isin(["baseline", "retrieval only"])]
     best_llm = llm.loc[llm["mae"].idxmin()] if len(llm) else None
-    close = eligible[eligible["mae_lo"] <= best["mae_hi"]]
+    close = eligible[~intervals_apart(eligible["mae_lo"], eligible["mae_hi"], best["mae_lo"], best["mae_hi"])]
     pick = close.loc[close["dollars_per_1k"].idxmin()]
     text = (
         f"Most accurate: {best['approach']} (${best['mae']:,.0f}, 95% interval ${best['mae_lo']:,.0f}-"

@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any, Callable, Sequence
 
+from .client.costs import cost_usd
+from .client.llm import ChatResult, chat
+from .client.providers import PROVIDERS
 from .errors import BadInputError, ContextTooLongError
-from .llm import ChatResult, chat
 from .prices import Item
-from .pricing import cost_usd
-from .providers import PROVIDERS
 
 SYSTEM = "You estimate the price of products. Answer with the price only, for example: $45."
 Messages = list[dict[str, str]]

@@ -11,10 +11,12 @@ import platform
 import struct
 from functools import cache
 
+from ._linux import libc, set_no_new_privs
+from .guards import Guard
+
 _CREATE_RULESET, _ADD_RULE, _RESTRICT_SELF = 444, 445, 446  # the same numbers on x86-64 and arm64
 _VERSION = 1  # LANDLOCK_CREATE_RULESET_VERSION: ask for the ABI instead of creating a ruleset
 _PATH_BENEATH = 1
-_NO_NEW_PRIVS = 38  # prctl PR_SET_NO_NEW_PRIVS: required of an unprivileged process before restricting itself
 
 # Filesystem rights that change something, by the ABI that added them; then reading (ABI 1: execute, read a file,
 # list a folder)
@@ -31,26 +33,18 @@ def abi() -> int:
     """The kernel's Landlock ABI version: 0 where there is none (not Linux, an old kernel, or switched off)."""
     if platform.system() != "Linux" or platform.machine() not in ("x86_64", "aarch64"):
         return 0
-    version = _libc().syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION))
+    version = libc().syscall(_CREATE_RULESET, None, ctypes.c_size_t(0), ctypes.c_uint32(_VERSION))
     return max(version, 0)
 
 
-def protections(version: int | None = None) -> list[str]:
-    """What Landlock enforces at this ABI, in words (empty without Landlock)."""
+def protections(version: int | None = None) -> list[Guard]:
+    """What Landlock enforces at this ABI (empty without Landlock)."""
     version = abi() if version is None else version
     if version < 1:
         return []
-    held = ["reads only system folders and its own", "writes only inside its own folder"]
-    if version >= 4:
-        held.append("no TCP connections")
-    if version >= 6:
-        held.append("no signals to your other processes")
-    return held
-
-
-@cache
-def _libc() -> ctypes.CDLL:
-    return ctypes.CDLL(None, use_errno=True)
+    return (
+        [Guard.READS_OWN, Guard.WRITES_OWN] + [Guard.NO_TCP] * (version >= 4) + [Guard.NO_SIGNALS_OUT] * (version >= 6)
+    )
 
 
 def ruleset(writable: list[str], readable: list[str]) -> int:
@@ -61,11 +55,10 @@ def ruleset(writable: list[str], readable: list[str]) -> int:
     version = abi()
     if version < 1:
         raise OSError("Landlock is not available on this kernel")
-    libc = _libc()
     fs = _READS | sum(rights for added, rights in _WRITES.items() if added <= version)
     attr = struct.pack("=QQQ", fs, _TCP if version >= 4 else 0, _SCOPES if version >= 6 else 0)
     attr = attr[: 8 if version < 4 else 16 if version < 6 else 24]  # the struct grew with the ABI
-    fd = libc.syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
+    fd = libc().syscall(_CREATE_RULESET, ctypes.c_char_p(attr), ctypes.c_size_t(len(attr)), ctypes.c_uint32(0))
     if fd < 0:
         raise OSError(ctypes.get_errno(), "Landlock: could not create a ruleset")
     rules = [(path, fs) for path in writable] + [(path, _READS) for path in readable if path not in writable]
@@ -78,7 +71,7 @@ def ruleset(writable: list[str], readable: list[str]) -> int:
             try:
                 allowed = rights if os.path.isdir(path) else rights & _FILE_RIGHTS
                 rule = struct.pack("=Qi", allowed, target)  # struct landlock_path_beneath_attr is packed
-                if libc.syscall(_ADD_RULE, fd, _PATH_BENEATH, ctypes.c_char_p(rule), ctypes.c_uint32(0)) < 0:
+                if libc().syscall(_ADD_RULE, fd, _PATH_BENEATH, ctypes.c_char_p(rule), ctypes.c_uint32(0)) < 0:
                     raise OSError(ctypes.get_errno(), f"Landlock: could not allow access to {path}")
             finally:
                 os.close(target)
@@ -90,6 +83,6 @@ def ruleset(writable: list[str], readable: list[str]) -> int:
 
 def enforce(fd: int) -> None:
     """In the child, between fork and exec: put this process (and all it starts) under the ruleset `fd`."""
-    libc = _libc()
-    if libc.prctl(_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 or libc.syscall(_RESTRICT_SELF, fd, ctypes.c_uint32(0)) < 0:
+    set_no_new_privs("Landlock")
+    if libc().syscall(_RESTRICT_SELF, fd, ctypes.c_uint32(0)) < 0:
         raise OSError(ctypes.get_errno(), "Landlock: could not restrict this process")

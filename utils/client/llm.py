@@ -1,9 +1,7 @@
 """One chat call for every provider: the `openai` SDK with each provider's OpenAI-compatible base_url.
 
-`chat()` sends what the model accepts (`providers.request_params`), retries what retrying can fix (rate limits,
-overload, a dropped connection) with back-off, turns every other failure into one sentence (`providers.explain_error`),
-and on the offline profile talks to the kit's own server (`local_server`), which it restarts on transformers serve if
-llama.cpp dies mid-lesson.
+`chat()` sends what the model accepts (`request_rules`), retries what retrying can fix with back-off, turns every
+other failure into one sentence (`error_sentences`), and restarts the kit's own server if it dies mid-lesson.
 """
 
 from __future__ import annotations
@@ -13,10 +11,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from ..errors import BadInputError, RateLimitedError, ServerUnreachableError
 from . import local_server as local
-from .errors import BadInputError, RateLimitedError, ServerUnreachableError
-from .pricing import cost_usd
-from .providers import PROVIDERS, client_for, explain_error, request_params, split_model
+from .costs import cost_usd
+from .endpoints import client_for
+from .error_sentences import explain_error
+from .providers import PROVIDERS, split_model
+from .request_rules import request_params
 
 
 @dataclass
@@ -104,24 +105,12 @@ def chat(
     import openai
 
     provider, model_id = split_model(model)
-    msgs = _as_messages(messages)
     if max_tokens < 1:
         raise BadInputError(f"max_tokens must be at least 1, got {max_tokens}.")
+    if tools and stream:
+        raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
     client = client_for(provider, model_id)
-    served = model_id
-    if provider == "local":
-        server = local.local_server(model_id)
-        server.check_fits(msgs, max_tokens)
-        served = server.served_model
-    kwargs: dict[str, Any] = dict(
-        model=served, messages=msgs, **request_params(provider, model_id, max_tokens, temperature, seed)
-    )
-    if stop:
-        kwargs["stop"] = stop
-    if tools:
-        if stream:
-            raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
-        kwargs.update(tools=tools, tool_choice="auto")
+    kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools)
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
@@ -135,7 +124,7 @@ def chat(
             return result
         except retryable as err:
             if provider == "local" and isinstance(err, openai.APIConnectionError) and local.recover(model_id):
-                client, kwargs["model"] = client_for(provider, model_id), local.local_server(model_id).served_model
+                client, kwargs["model"] = client_for(provider, model_id), local.running_server(model_id).served_model
                 continue
             fatal = explain_error(err, provider, model_id) if isinstance(err, openai.APIStatusError) else None
             if fatal is not None:  # e.g. 429 insufficient_quota: no retry can fix it
@@ -156,6 +145,32 @@ def chat(
             if fatal is None:
                 raise
             raise fatal from None
+
+
+def _request(
+    provider: str,
+    model_id: str,
+    msgs: list[dict[str, str]],
+    max_tokens: int,
+    temperature: float | None,
+    seed: int | None,
+    stop: list[str] | None,
+    tools: list[dict[str, Any]] | None,
+) -> dict[str, Any]:
+    """The request's arguments: the served model's name, the messages, and what this model accepts."""
+    served = model_id
+    if provider == "local":
+        server = local.running_server(model_id)
+        server.check_fits(msgs, max_tokens)
+        served = server.served_model
+    kwargs: dict[str, Any] = dict(
+        model=served, messages=msgs, **request_params(provider, model_id, max_tokens, temperature, seed)
+    )
+    if stop:
+        kwargs["stop"] = stop
+    if tools:
+        kwargs.update(tools=tools, tool_choice="auto")
+    return kwargs
 
 
 def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_token: Callable | None) -> ChatResult:

@@ -1,9 +1,9 @@
 """The full-profile rehearsal: every full-profile code path run here, with local stand-ins for outside services.
 
-`make rehearse` sets LLMKIT_PROFILE=full and LLMKIT_REHEARSAL=1, points every provider's base URL at the provider
-zoo (utils/provider_zoo.py: each provider's rules, played on loopback in front of the kit's local server, so that
-`openai/gpt-5-mini` is refused a `max_tokens` as OpenAI refuses it and is answered by SmolLM2), sets a placeholder
-key for each provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight
+`make rehearse` sets LLMKIT_PROFILE=full and LLMKIT_REHEARSAL=1, points every provider's base URL at the
+provider zoo (standins/provider_zoo.py: each provider's rules, played on loopback in front of the kit's local server,
+so that `openai/gpt-5-mini` is refused a `max_tokens` as OpenAI refuses it and is answered by SmolLM2), sets a
+placeholder key for each provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight
 Llama-architecture model (with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code:
 their numbers mean nothing, and the notebooks say so (the banner, and `assert_unless_rehearsing`, which names every
 model-quality check it does not make).
@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .paths import ROOT
-from .providers import PROVIDERS
-from .settings import setting
+from ..client.providers import PROVIDERS
+from ..paths import ROOT
+from ..settings import rehearsing
 
 FLAG = "LLMKIT_REHEARSAL"
 # routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); thinking inside the
@@ -26,15 +26,10 @@ PLACEHOLDER_KEY = "rehearsal-placeholder-not-a-key"
 AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
 
 
-def active() -> bool:
-    """True while the full profile is rehearsed with local stand-ins."""
-    return setting(FLAG) not in ("", "0", "false")
-
-
 def assert_unless_rehearsing(condition: bool, name: str, why: str = "the stand-in model has random weights") -> None:
     """A notebook's claim about a trained model's quality: asserted, except in the rehearsal (random weights), where it
     is named and skipped."""
-    if active():
+    if rehearsing():
         print(f"rehearsal: not checked: {name} ({why})")
         return
     assert condition, name
@@ -60,7 +55,7 @@ def tiny_llama(vocab_size: int, seed: int = 0, **config: Any) -> Any:
 
 def build_tiny_llama(folder: Path) -> Path:
     """The rehearsal's model on disk: a tiny Llama with SmolLM2's real tokenizer (and its BOS token)."""
-    from .tokens import smollm2_tokenizer
+    from ..tokens import smollm2_tokenizer
 
     if (folder / "config.json").exists():
         return folder

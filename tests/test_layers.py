@@ -1,0 +1,52 @@
+"""utils/ in layers: each module imports only from its own layer and the layers beneath it (README: the shared code)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.unit
+
+UTILS = Path(__file__).resolve().parent.parent / "utils"
+FOUNDATIONS = {"errors", "settings", "paths", "assets", "hardware", "tokens"}
+LAYERS = {"foundations": 0, "client": 1, "sandbox": 1, "standins": 2, "lessons": 3, "profile": 4, "sizes": 0}
+
+
+def layer_of(module: str) -> str:
+    """'client.chat' -> 'client'; 'errors' -> 'foundations'; a lesson module -> 'lessons'."""
+    top = module.split(".")[0]
+    if top in ("client", "sandbox", "standins", "profile", "sizes"):
+        return top
+    return "foundations" if top in FOUNDATIONS else "lessons"
+
+
+def imports_of(path: Path) -> set[str]:
+    """The kit modules a file imports, at its top or inside a function, as dotted names under utils."""
+    here = path.relative_to(UTILS).with_suffix("").parts[:-1]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(here[: len(here) - node.level + 1])
+            if node.module:
+                found.add(".".join([*base, node.module]))
+            else:
+                found |= {".".join([*base, alias.name]) for alias in node.names}
+    return {name for name in found if name}
+
+
+def test_every_module_imports_only_from_its_layer_or_beneath():
+    wrong = []
+    for path in sorted(UTILS.rglob("*.py")):
+        if path.name == "__init__.py":
+            continue  # a package's front door re-exports what is beneath it
+        name = ".".join(path.relative_to(UTILS).with_suffix("").parts)
+        for imported in imports_of(path):
+            if LAYERS[layer_of(imported)] > LAYERS[layer_of(name)]:
+                wrong.append(f"{name} ({layer_of(name)}) imports {imported} ({layer_of(imported)})")
+    assert wrong == []
+
+
+def test_the_layer_check_sees_a_lesson_imported_from_beneath(tmp_path):
+    """The check above can fail: a client module that imported a lesson would be reported."""
+    assert LAYERS[layer_of("catalog")] > LAYERS[layer_of("client.costs")]
+    assert "catalog" in imports_of(UTILS / "profile.py") and layer_of("profile") == "profile"

@@ -1,0 +1,72 @@
+"""How big each experiment is on each profile: the one "small data" switch (as d2l's demo flag)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each experiment is: every size that differs between profiles (the d2l "small data" switch)."""
+
+    price_train_items: int
+    price_test_items: int
+    perplexity_tokens: int
+    pi_iterations: int
+    maxsub_n: int
+    timing_runs: int
+    repair_rounds: int
+    humaneval_problems: int
+    few_shot_max_k: int
+    train_steps: int
+    codegen_max_tokens: int  # offline 600: a correct pi-series translation is about 250 tokens
+    ttft_max_prompt_tokens: int  # offline 2,048: 4,096 costs another ~25 s of prompt reading on 2 cores
+    chain_items: int  # test items for the chain and tool predictors (two calls per item each)
+
+
+SIZES: dict[str, Sizes] = {
+    "offline": Sizes(
+        price_train_items=800,
+        price_test_items=40,
+        perplexity_tokens=512,
+        pi_iterations=2_000_000,
+        maxsub_n=2_000,
+        timing_runs=3,
+        repair_rounds=1,
+        humaneval_problems=3,
+        few_shot_max_k=16,
+        train_steps=8,
+        codegen_max_tokens=600,
+        ttft_max_prompt_tokens=2048,
+        chain_items=16,
+    ),
+    "full": Sizes(
+        price_train_items=8000,
+        price_test_items=250,
+        perplexity_tokens=2048,
+        pi_iterations=200_000_000,
+        maxsub_n=10_000,
+        timing_runs=5,
+        repair_rounds=3,
+        humaneval_problems=20,
+        few_shot_max_k=64,
+        train_steps=1000,
+        codegen_max_tokens=2000,
+        ttft_max_prompt_tokens=16_384,
+        chain_items=250,
+    ),
+}
+# The full-profile rehearsal (standins/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
+SIZES["rehearsal"] = replace(
+    SIZES["offline"],
+    price_train_items=30,
+    price_test_items=10,
+    perplexity_tokens=256,
+    repair_rounds=1,
+    humaneval_problems=1,
+    few_shot_max_k=4,
+    train_steps=6,
+    codegen_max_tokens=300,
+    ttft_max_prompt_tokens=1024,
+    chain_items=5,
+)
