@@ -2,7 +2,7 @@
 
 Only converted model weights are shared between runs (LLMKIT_MODEL_CACHE, outside the repo): they are written once
 and never changed. Everything else a test or a notebook writes goes to a temporary folder, removed at the end.
-The helpers more than one test file needs are fixtures here: `write_notebook` and `tiny_llama`.
+The helpers more than one test file needs are fixtures here: `write_notebook`, `tiny_llama`, `zoo` and `at_zoo`.
 
 Every test belongs to exactly one tier (a pytest marker, listed in pyproject.toml), so a contributor can run a part:
 `make test-fast` runs `unit`; `make test` runs every tier; `pytest -m "server or sandbox"` runs those two. A test
@@ -68,3 +68,26 @@ def tiny_llama() -> Callable[..., object]:
 
     shape = {"hidden_size": 32, "intermediate_size": 64, "num_key_value_heads": 4, "max_position_embeddings": 256}
     return lambda vocab_size, **config: build(vocab_size, **{**shape, **config})
+
+
+@pytest.fixture(scope="module")
+def zoo():
+    """The provider zoo in front of the kit's real local model server, one per test module."""
+    from utils.client.local_server import running_server
+    from utils.standins.provider_zoo import ProviderZoo
+
+    server = running_server("smollm2")
+    with ProviderZoo(server.base_url, server.served_model) as zoo:
+        yield zoo
+
+
+@pytest.fixture
+def at_zoo(zoo, monkeypatch):
+    """Every provider's base URL at the zoo, a placeholder key for each, a fresh request log."""
+    from utils.client.providers import PROVIDERS
+
+    keys = {var: "placeholder-zoo-key" for p in PROVIDERS.values() for var in p.key_vars[:1]}
+    for var, value in {**zoo.environment(), **keys}.items():
+        monkeypatch.setenv(var, value)
+    zoo.requests.clear()
+    return zoo

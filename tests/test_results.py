@@ -31,7 +31,7 @@ def test_running_cost_is_computed_from_measured_seconds(tmp_path):
 
 
 def test_dollars_read_as_money_without_exponents():
-    assert [results.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0"]
+    assert [results.dollars(x) for x in (1234.5, 0.42, 7.1e-06, 0)] == ["$1,234.50", "$0.42", "$0.0000071", "$0.00"]
 
 
 @pytest.mark.filterwarnings("error::FutureWarning")  # a one-row family once warned in week 7

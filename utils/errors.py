@@ -43,6 +43,10 @@ class ForbiddenError(LLMKitError):
     """The key is valid but may not use this model (HTTP 403)."""
 
 
+class BudgetExceededError(LLMKitError):
+    """A paid call could take the course's spend past LLMKIT_BUDGET_USD: stopped before it was sent."""
+
+
 class BadInputError(LLMKitError, ValueError):
     """An argument a user typed is out of range or of the wrong kind."""
 
@@ -56,4 +60,5 @@ FATAL_ERRORS: tuple[type[Exception], ...] = (
     UnknownModelError,
     QuotaError,
     ForbiddenError,
+    BudgetExceededError,
 )

@@ -264,7 +264,8 @@ def evaluate(
     progress: bool = True,
 ) -> Report:
     """Run a predictor (item -> price, or a reply to parse) over the test items and score it. One item's error is a
-    miss; errors that will fail every item (a dead server, a rejected key, no quota) stop the run and are raised."""
+    miss; errors that will fail every item (a dead server, a rejected key, no quota, the budget) stop the run and are
+    raised, and the prices gathered until then are saved: running the same evaluation again continues from them."""
     from tqdm.auto import tqdm
 
     if not items:
@@ -272,8 +273,12 @@ def evaluate(
 
     failures: list[str] = []
     stop = _StopRule()
+    saved = _Progress(name, items)
 
-    def safe(item: Any) -> float | None:
+    def safe(pair: tuple[int, Any]) -> float | None:
+        i, item = pair
+        if i in saved.guesses:  # priced by an earlier run that was stopped
+            return saved.guesses[i]
         if stop.error is not None:  # the model is gone: do not send the rest
             return None
         try:
@@ -283,6 +288,7 @@ def evaluate(
             stop.failure(err)
             return None
         stop.success()
+        saved.add(i, guess)
         return guess
 
     start = time.perf_counter()
@@ -300,11 +306,57 @@ def evaluate(
                 stop.failure(err, len(chunk))
             stop.check(name, len(guesses), len(items))
     else:
-        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-            guesses = list(tqdm(pool.map(safe, items), total=len(items), desc=name, disable=not progress, leave=False))
-        stop.check(name, len(failures) + stop.ok, len(items))
-    report = score(name, [it.price for it in items], guesses, time.perf_counter() - start, [it.title for it in items])
+        if saved.guesses:
+            print(f"{name}: continuing a stopped run, {len(saved.guesses)} of {len(items)} items already priced")
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+                work = pool.map(safe, enumerate(items))
+                guesses = list(tqdm(work, total=len(items), desc=name, disable=not progress, leave=False))
+            stop.check(name, len(failures) + stop.ok + len(saved.earlier), len(items))
+        except BaseException:  # stopped (the budget, a dead server, Ctrl-C): keep what was priced
+            saved.write(time.perf_counter() - start)
+            raise
+    seconds = time.perf_counter() - start + saved.seconds
+    report = score(name, [it.price for it in items], guesses, seconds, [it.title for it in items])
+    saved.clear()
     if failures:
         report.extra["failures"] = failures
         print(f"{name}: {len(failures)} predictions raised, e.g. {failures[0]}")
     return report
+
+
+class _Progress:
+    """The prices an evaluation gathered before it was stopped, saved in the cache under its name and items."""
+
+    def __init__(self, name: str, items: Sequence[Any]):
+        import hashlib
+        import json
+
+        from .paths import cache_dir
+
+        key = hashlib.sha256(json.dumps([[name], *([str(it.title), it.price] for it in items)]).encode()).hexdigest()
+        self.path = cache_dir("evaluations") / f"{re.sub(r'[^A-Za-z0-9]+', '-', name)[:60]}-{key[:16]}.json"
+        self.guesses: dict[int, float | None] = {}
+        self.seconds = 0.0
+        if self.path.exists():
+            data = json.loads(self.path.read_text())
+            self.guesses, self.seconds = {int(i): g for i, g in data["guesses"].items()}, data["seconds"]
+        self.earlier = dict(self.guesses)
+        self._lock = threading.Lock()
+
+    def add(self, i: int, guess: float | None) -> None:
+        with self._lock:
+            self.guesses[i] = guess
+
+    def write(self, seconds: float) -> None:
+        """Save the gathered prices and the seconds spent on them (an item's time counts once, over all runs)."""
+        import json
+
+        if self.guesses:
+            with self._lock:
+                data = {"guesses": self.guesses, "seconds": self.seconds + seconds}
+            self.path.write_text(json.dumps(data))
+            print(f"{len(self.guesses)} priced items saved: running this evaluation again continues from them")
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)

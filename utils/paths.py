@@ -44,3 +44,13 @@ def model_cache_dir(*parts: str) -> Path:
     path = Path(setting("LLMKIT_MODEL_CACHE") or default).joinpath(*parts)
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def results_file() -> Path:
+    """The approaches table weeks 6 and 7 share: LLMKIT_RESULTS, else results.csv in the cache."""
+    return Path(setting("LLMKIT_RESULTS") or cache_root() / "results.csv")
+
+
+def spend_file() -> Path:
+    """Every paid API call of the course, one row each, kept beside the results table (so a Drive path keeps both)."""
+    return results_file().with_name("spend.csv")

@@ -7,9 +7,11 @@ import random
 import sys
 from dataclasses import dataclass, field
 
+from .client.costs import dollars
 from .client.keys import keys_present, load_secrets
 from .client.local_server import local_backend
 from .client.model_choice import chosen_chat_models, chosen_code_models, preflight
+from .client.spend import budget_usd, course_spent
 from .errors import BadInputError
 from .settings import rehearsing, setting
 from .sizes import SIZES, Sizes
@@ -124,6 +126,11 @@ def banner(profile: Profile) -> str:
     if profile.offline:
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
         lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")
+    if not profile.offline:
+        lines.append(
+            f"  API budget  : {dollars(budget_usd())} for the course, {dollars(course_spent())} spent so far "
+            "(LLMKIT_BUDGET_USD; the kit stops before a call that could cross it)"
+        )
     if not profile.offline and rehearsing():
         lines.append("  FULL profile, REHEARSAL: local stand-ins answer for every provider and model. They exercise")
         lines.append("  the code only: no number below is a real model's, and quality checks are named, not made.")

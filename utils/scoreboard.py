@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .client.costs import dollars
 from .errors import BadInputError
-from .paths import cache_dir, cache_root
-from .settings import setting
+from .paths import cache_dir, results_file
 
 if TYPE_CHECKING:
     from .evaluation import Report
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def approaches_file() -> Path:
     """The approaches table of weeks 6-7: LLMKIT_RESULTS, else results.csv in the cache."""
-    return Path(setting("LLMKIT_RESULTS") or cache_root() / "results.csv")
+    return results_file()
 
 
 def speedups_file() -> Path:
@@ -142,14 +142,6 @@ def priced_share(table: pd.DataFrame) -> pd.Series:
 def intervals_apart(lo_a: Any, hi_a: Any, lo_b: Any, hi_b: Any) -> Any:
     """Whether two 95% intervals do not overlap (one difference the items can tell); scalars or columns."""
     return (hi_a < lo_b) | (hi_b < lo_a)
-
-
-def dollars(amount: float) -> str:
-    """Money for people: $1,234.50, $0.42, and small amounts in two significant digits without an exponent
-    ($0.0000071, not $7.1e-06)."""
-    if amount >= 0.01:
-        return f"${amount:,.2f}"
-    return "$" + np.format_float_positional(amount, precision=2, unique=False, fractional=False, trim="-")
 
 
 def decision_table(results: pd.DataFrame) -> pd.DataFrame:

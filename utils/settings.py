@@ -7,6 +7,7 @@ Colab's secrets takes effect on the next call. Nothing in this module imports th
 from __future__ import annotations
 
 import os
+from typing import Any, Callable
 
 from .errors import BadInputError
 
@@ -23,6 +24,8 @@ SETTINGS = {  # name -> what it does (README's settings table is this table: tes
     "LLMKIT_CACHE": "the rebuildable cache (default `data/cache`)",
     "LLMKIT_MODEL_CACHE": "converted model weights, kept between runs (default `~/.cache/llm-engineering-kit/models`)",
     "LLMKIT_RESULTS": "the results table weeks 6 and 7 share (default `<cache>/results.csv`; a Drive path in Colab)",
+    "LLMKIT_BUDGET_USD": "the most the course may spend on API calls, in dollars (default 5); the kit stops before "
+    "a call that could cross it",
     "LLMKIT_SANDBOX": "`limits`: week 5 without bubblewrap (resource limits only)",
     "LLMKIT_REHEARSAL": "set by the rehearsal (the full profile against local stand-ins), never by hand",
     "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (`LLMKIT_OPENAI_BASE_URL`, ...)",
@@ -46,13 +49,22 @@ def setting(name: str, default: str = "") -> str:
 
 def setting_int(name: str, default: int) -> int:
     """A whole-number setting; a clear error when it is not one."""
+    return _number(name, default, int, "a whole number")
+
+
+def setting_float(name: str, default: float) -> float:
+    """A number setting (a leading $ allowed); a clear error when it is not one."""
+    return _number(name, default, float, "a number")
+
+
+def _number(name: str, default: Any, kind: Callable[[str], Any], words: str) -> Any:
     value = setting(name)
     if not value:
         return default
     try:
-        return int(value)
+        return kind(value.removeprefix("$"))
     except ValueError:
-        raise BadInputError(f"{name} must be a whole number, got {value!r}.") from None
+        raise BadInputError(f"{name} must be {words}, got {value!r}.") from None
 
 
 def setting_list(name: str) -> list[str]:

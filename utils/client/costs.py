@@ -2,28 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
+
 from .providers import models_dev_entry, split_model
+
+
+@dataclass(frozen=True)
+class Prices:
+    """Dollars per million tokens: input, output, and input read from the provider's prompt cache (None: no rate)."""
+
+    input: float
+    output: float
+    cached_input: float | None = None
+
+
+def prices(model: str) -> Prices | None:
+    """A 'provider/model''s prices from the models-dev table; zero for models run locally; None when unlisted."""
+    provider, model_id = split_model(model)
+    if provider in ("local", "ollama"):
+        return Prices(0.0, 0.0, 0.0)
+    cost = models_dev_entry(provider, model_id).get("cost")
+    if cost is None:
+        return None
+    cached = cost.get("cache_read")
+    return Prices(float(cost.get("input") or 0.0), float(cost.get("output") or 0.0), None if cached is None else cached)
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:
     """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally."""
-    provider, model_id = split_model(model)
-    if provider in ("local", "ollama"):
-        return (0.0, 0.0)
-    entry = models_dev_entry(provider, model_id)
-    if "cost" not in entry:
+    found = prices(model)
+    return None if found is None else (found.input, found.output)
+
+
+def request_cost(
+    input_tokens: float,
+    output_tokens: float,
+    input_per_m: float,
+    output_per_m: float,
+    cached_tokens: float = 0,
+    cached_per_m: float | None = None,
+) -> float:
+    """Dollars for one request: tokens each way times the price per million; cached input at its own rate."""
+    cached_rate = input_per_m if cached_per_m is None else cached_per_m
+    fresh = input_tokens - cached_tokens
+    return (fresh * input_per_m + cached_tokens * cached_rate + output_tokens * output_per_m) / 1_000_000
+
+
+def cost_usd(model: str, input_tokens: int, output_tokens: int, cached_tokens: int = 0) -> float | None:
+    """Dollars for one call of a 'provider/model', from the maintained price table (None when it has no price).
+    Reasoning tokens are output tokens (providers count them in completion_tokens and bill them so)."""
+    found = prices(model)
+    if found is None:
         return None
-    return float(entry["cost"].get("input") or 0.0), float(entry["cost"].get("output") or 0.0)
+    return request_cost(input_tokens, output_tokens, found.input, found.output, cached_tokens, found.cached_input)
 
 
-def request_cost(input_tokens: float, output_tokens: float, input_per_m: float, output_per_m: float) -> float:
-    """Dollars for one request: tokens each way times the price per million tokens."""
-    return (input_tokens * input_per_m + output_tokens * output_per_m) / 1_000_000
-
-
-def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
-    """Dollars for one call of a 'provider/model', from the maintained price table (None when it has no price)."""
-    prices = price_per_million(model)
-    if prices is None:
-        return None
-    return request_cost(input_tokens, output_tokens, *prices)
+def dollars(amount: float) -> str:
+    """Money for people: $1,234.50, $0.42, and small amounts in two significant digits ($0.0000071, not 7.1e-06)."""
+    if amount >= 0.01 or amount == 0:
+        return f"${amount:,.2f}"
+    return "$" + np.format_float_positional(amount, precision=2, unique=False, fractional=False, trim="-")

@@ -56,7 +56,7 @@ def load_secrets(env_file: str | os.PathLike | None = None) -> list[str]:
         try:
             from google.colab import userdata  # type: ignore[import-not-found]
 
-            for var in key_variables():
+            for var in [*key_variables(), "LLMKIT_BUDGET_USD"]:  # the budget may be a secret too
                 if var not in os.environ:
                     try:
                         value = userdata.get(var)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..errors import BadInputError, RateLimitedError, ServerUnreachableError
 from . import local_server as local
+from . import spend
 from .costs import cost_usd
 from .endpoints import client_for
 from .error_sentences import explain_error
@@ -32,6 +33,8 @@ class ChatResult:
     latency_s: float
     cost_usd: float | None
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments" (JSON text)}
+    cached_tokens: int = 0  # input tokens the provider read from its prompt cache (billed at the cached rate)
+    reasoning_tokens: int = 0  # output tokens spent thinking (already counted, and billed, as output)
 
     @property
     def tokens_per_s(self) -> float:
@@ -111,6 +114,8 @@ def chat(
         raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
     client = client_for(provider, model_id)
     kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools)
+    reply_cap = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens") or max_tokens
+    spend.check_budget(model, kwargs["messages"], reply_cap)  # a paid call that could cross the budget stops here
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
@@ -121,6 +126,7 @@ def chat(
             for end in stop or []:  # OpenAI leaves the stop string out; transformers serve sends it: trim it
                 if end and result.text.endswith(end):
                     result.text = result.text[: -len(end)]
+            spend.record(result)
             return result
         except retryable as err:
             if provider == "local" and isinstance(err, openai.APIConnectionError) and local.recover(model_id):
@@ -186,16 +192,17 @@ def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_toke
         ]
         usage = resp.usage  # a server that sends none: input None as when streaming, output 0 (nothing to count)
         n_in, n_out = (usage.prompt_tokens, usage.completion_tokens) if usage else (None, 0)
-        return ChatResult(
-            message.content or "", model, n_in, n_out, latency, latency, cost_usd(model, n_in or 0, n_out), calls
-        )
+        cached, thinking = _token_details(usage)
+        cost = cost_usd(model, n_in or 0, n_out, cached)
+        return ChatResult(message.content or "", model, n_in, n_out, latency, latency, cost, calls, cached, thinking)
     pieces: list[str] = []
     ttft = None
     n_in: int | None = None
-    n_out = chunks = 0
+    n_out = chunks = cached = thinking = 0
     for chunk in client.chat.completions.create(**kwargs, stream=True, stream_options={"include_usage": True}):
         if chunk.usage:
             n_in, n_out = chunk.usage.prompt_tokens, chunk.usage.completion_tokens
+            cached, thinking = _token_details(chunk.usage)
         if chunk.choices and chunk.choices[0].delta and chunk.choices[0].delta.content:
             if ttft is None:
                 ttft = time.perf_counter() - start
@@ -208,5 +215,12 @@ def _call(client: Any, model: str, kwargs: dict[str, Any], stream: bool, on_toke
     if on_token:
         on_token("\n")
     n_out = n_out or chunks  # llama.cpp streams one token per chunk and sends no usage
-    cost = cost_usd(model, n_in or 0, n_out)
-    return ChatResult("".join(pieces), model, n_in, n_out, ttft or latency, latency, cost)
+    cost = cost_usd(model, n_in or 0, n_out, cached)
+    return ChatResult("".join(pieces), model, n_in, n_out, ttft or latency, latency, cost, [], cached, thinking)
+
+
+def _token_details(usage: Any) -> tuple[int, int]:
+    """(cached input, reasoning output) tokens from a usage block, as OpenAI reports them; 0 where not reported."""
+    prompt = getattr(usage, "prompt_tokens_details", None)
+    completion = getattr(usage, "completion_tokens_details", None)
+    return int(getattr(prompt, "cached_tokens", 0) or 0), int(getattr(completion, "reasoning_tokens", 0) or 0)

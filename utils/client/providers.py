@@ -30,6 +30,10 @@ class Provider:
     reasoning_limit_name: str = "max_tokens"  # the token-limit parameter a reasoning model accepts
     retired: dict[str, str] = field(default_factory=dict)  # model id -> "date; the provider's replacement"
     unreachable_hint: str = "Check your network."  # the sentence after "Could not reach ..."
+    # Automatic prompt caching as the provider documents it in usage.prompt_tokens_details.cached_tokens:
+    # (a prompt's minimum tokens, the step cached prefixes come in); None where none is documented for this endpoint.
+    prompt_cache: tuple[int, int] | None = None
+    batch_discount: float | None = None  # the share its batch API takes off both input and output prices
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -44,6 +48,8 @@ PROVIDERS: dict[str, Provider] = {
         lowest_effort="minimal",
         thinking_in_limit=True,
         reasoning_limit_name="max_completion_tokens",
+        prompt_cache=(1024, 128),  # platform.openai.com/docs/guides/prompt-caching, checked 2026-12-06
+        batch_discount=0.5,  # help.openai.com/en/articles/9197833 ("50% cost discount"), checked 2026-12-06
     ),
     "anthropic": Provider(
         "https://api.anthropic.com/v1/",
@@ -53,6 +59,8 @@ PROVIDERS: dict[str, Provider] = {
         "2026-12-02, docs.anthropic.com/en/docs/about-claude/model-deprecations (Claude 3.5 Haiku retired "
         "2026-02-19) and /api/openai-sdk (no seed; extended thinking is off unless asked for)",
         sends_seed=False,
+        # no prompt_cache: its OpenAI-compatible layer caches no prompts (platform.claude.com/docs/en/api/openai-sdk)
+        batch_discount=0.5,  # docs.anthropic.com/en/docs/build-with-claude/batch-processing, checked 2026-12-06
         retired={
             "claude-3-5-haiku-latest": "2026-02-19; Anthropic names claude-haiku-4-5",
             "claude-3-5-haiku-20241022": "2026-02-19; Anthropic names claude-haiku-4-5",
@@ -68,6 +76,7 @@ PROVIDERS: dict[str, Provider] = {
         "/docs/openai (reasoning_effort; thinking tokens count inside max_tokens)",
         lowest_effort="low",
         thinking_in_limit=True,
+        batch_discount=0.5,  # ai.google.dev/gemini-api/docs/batch-mode, checked 2026-12-06
         retired={
             "gemini-2.0-flash": "2026-06-01",
             "gemini-2.0-flash-lite": "2026-06-01",

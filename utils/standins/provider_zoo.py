@@ -5,14 +5,16 @@ One server answers at http://127.0.0.1:PORT/<provider>/v1 for every provider and
 (utils/client/providers.py names the pages): a retired model is refused as that provider refuses it (Groq: 400
 `model_decommissioned`; the others: 404), an OpenAI reasoning model rejects `max_tokens` and any temperature but 1,
 a reasoning model spends tokens on thinking inside the limit (a request with too little room gets an empty reply,
-finish_reason "length"), and GET /models lists what exists. Scripted failures (413, 429 insufficient_quota, 402,
-403) are queued with `fail_next`. Everything else goes to the local model, whose replies stand in for the
-provider's: they mean nothing about any real model.
+finish_reason "length"), a provider with automatic prompt caching reports the prefix it shares with an earlier
+prompt as cached tokens (in its documented steps), and GET /models lists what exists. Scripted failures (413,
+429 insufficient_quota, 402, 403) are queued with `fail_next`. Everything else goes to the local model, whose
+replies stand in for the provider's: they mean nothing about any real model.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
 import urllib.error
 import urllib.request
@@ -148,6 +150,7 @@ class ProviderZoo:
         self.target, self.local_model = target.rstrip("/"), local_model
         self.requests: list[tuple[str, dict[str, Any]]] = []
         self._failures: dict[str, list[str]] = {}
+        self._prompts: dict[str, list[str]] = {}  # recent prompts per provider, for its prompt cache
         self._lock = threading.Lock()
         self._server: LoopbackServer | None = None
 
@@ -173,6 +176,21 @@ class ProviderZoo:
         with self._lock:
             queue = self._failures.get(provider) or []
             return queue.pop(0) if queue else None
+
+    def cached_tokens(self, provider: str, messages: list[dict[str, Any]], prompt_tokens: int) -> int:
+        """The tokens a provider's prompt cache would serve: the longest prefix shared with a recent prompt, as a
+        share of this prompt's tokens, in the provider's steps and only above its minimum (0 without a cache)."""
+        rule = PROVIDERS[provider].prompt_cache
+        if rule is None:
+            return 0
+        text = json.dumps(messages)
+        with self._lock:
+            recent = self._prompts.setdefault(provider, [])
+            shared = max((len(os.path.commonprefix([text, old])) for old in recent), default=0)
+            recent[:] = [*recent[-63:], text]
+        minimum, step = rule
+        cached = int(prompt_tokens * shared / max(len(text), 1)) // step * step
+        return cached if prompt_tokens >= minimum and cached >= minimum else 0
 
     def __enter__(self) -> ProviderZoo:
         handler = type("Handler", (_ZooHandler,), {"zoo": self})
@@ -264,6 +282,9 @@ class _ZooHandler(QuietHandler):
         except urllib.error.HTTPError as err:
             return self.send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
         reply["model"] = body["model"]
+        if reply.get("usage") and PROVIDERS[provider].prompt_cache:
+            cached = self.zoo.cached_tokens(provider, body["messages"], reply["usage"]["prompt_tokens"])
+            reply["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
         if reply.get("usage") and thinking:
             reply["usage"]["completion_tokens"] += thinking
             reply["usage"]["completion_tokens_details"] = {"reasoning_tokens": thinking}
