@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 from .errors import BadInputError
 from .hardware import BYTES_PER_WEIGHT, GPU, USABLE_MEMORY
@@ -77,3 +78,118 @@ def plan_training(
         f"A {params_b:.0f}B model does not fit {device.name} ({device.memory_gb:.0f} GB) even in 4-bit "
         "with batch 1: choose a smaller model or a larger GPU."
     )
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# More than one GPU: data parallel (DDP) where the model fits one card, FSDP with QLoRA where it does not
+# ----------------------------------------------------------------------------------------------------------------
+STRATEGIES = ("one GPU", "DDP", "FSDP + QLoRA")
+
+
+@dataclass(frozen=True)
+class ClusterPlan:
+    """How to train on n GPUs of one kind: the strategy, each process's set-up, its memory, and why."""
+
+    strategy: str  # one of STRATEGIES
+    processes: int
+    per_device: TrainingPlan  # batch per process, accumulation, mode and dtype
+    memory_gb_per_gpu: float
+    cpu_offload: bool  # FSDP keeps each shard in CPU memory between uses
+    reason: str
+
+    @property
+    def global_batch(self) -> int:
+        """Items per optimiser step, over every process."""
+        return self.per_device.batch_size * self.per_device.grad_accum * self.processes
+
+    @property
+    def quant_storage(self) -> str | None:
+        """bnb_4bit_quant_storage: FSDP shards only float tensors, so 4-bit weights are packed in the model's dtype."""
+        return self.per_device.compute_dtype if self.strategy == "FSDP + QLoRA" else None
+
+    def accelerate_config(self) -> dict[str, object]:
+        """The Accelerate config this plan launches with (`accelerate launch --config_file`)."""
+        precision = {"bfloat16": "bf16", "float16": "fp16"}.get(self.per_device.compute_dtype, "no")
+        config: dict[str, object] = {
+            "compute_environment": "LOCAL_MACHINE",
+            "distributed_type": {"one GPU": "NO", "DDP": "MULTI_GPU", "FSDP + QLoRA": "FSDP"}[self.strategy],
+            "num_machines": 1,
+            "num_processes": self.processes,
+            "mixed_precision": precision,
+            "use_cpu": False,
+        }
+        if self.strategy == "FSDP + QLoRA":  # peft's FSDP + QLoRA guide (docs/source/accelerate/fsdp.md, v0.21.2)
+            config["fsdp_config"] = {
+                "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",  # with peft's fsdp_auto_wrap_policy at run time
+                "fsdp_sharding_strategy": "FULL_SHARD",
+                "fsdp_use_orig_params": False,  # frozen and trainable weights wrapped apart: the memory saving
+                "fsdp_cpu_ram_efficient_loading": True,  # rank 0 loads the weights, the others receive them
+                "fsdp_sync_module_states": True,
+                "fsdp_offload_params": self.cpu_offload,
+                "fsdp_state_dict_type": "SHARDED_STATE_DICT",  # checkpoints; FULL_STATE_DICT is set before saving
+                "fsdp_backward_prefetch": "BACKWARD_PRE",
+            }
+        return config
+
+
+def plan_cluster(
+    device: GPU | None,
+    n_gpus: int,
+    params_b: float,
+    layers: int = 32,
+    global_batch: int = 16,
+    seq_len: int = ITEM_TOKENS,
+) -> ClusterPlan:
+    """The fastest way to train on n GPUs of one kind: one GPU; DDP (a whole copy per card, the batch split) where
+    the model fits one card; else FSDP with QLoRA (the 4-bit weights sharded across cards), with CPU offload when
+    even a shard does not fit. A clear error for what cannot run (no GPU, or too large for the node)."""
+    if device is None:
+        raise BadInputError(
+            "DDP and FSDP plans are for GPUs: on a CPU, FSDP does not run in practice, and NCCL needs GPUs. "
+            "Rehearse data parallelism on the CPU with `torchrun --nproc_per_node=2` (gloo) instead."
+        )
+    if n_gpus < 1:
+        raise BadInputError(f"n_gpus must be at least 1, got {n_gpus}.")
+    per_batch = max(1, global_batch // n_gpus)
+    try:
+        one = plan_training(device, params_b, per_batch, seq_len)
+        one = replace(one, grad_accum=max(1, global_batch // (one.batch_size * n_gpus)))  # keep the global batch
+        strategy = "one GPU" if n_gpus == 1 else "DDP"
+        why = f"{one.reason}: each of the {n_gpus} cards holds a whole copy" if n_gpus > 1 else one.reason
+        return ClusterPlan(strategy, n_gpus, one, one.memory_gb, False, why)
+    except BadInputError:
+        if n_gpus == 1:
+            raise
+    usable, dtype = USABLE_MEMORY * device.memory_gb, "bfloat16" if device.bf16 else "float16"
+    mode, weights = "4-bit + checkpointing", params_b * QLORA_WEIGHT_BYTES
+    batch = per_batch
+    while batch >= 1:
+        activations = memory_needed_gb(params_b, mode, batch * seq_len) - weights - HEADROOM_GB
+        sharded = weights / n_gpus + activations + HEADROOM_GB
+        offloaded = 2 * weights / layers + activations + HEADROOM_GB  # one gathered layer, and the next prefetched
+        for need, offload in ((sharded, False), (offloaded, True)):
+            if need <= usable:
+                accum = max(1, global_batch // (batch * n_gpus))
+                plan = TrainingPlan(mode, dtype, batch, accum, need, "")
+                where = "in CPU memory between uses (offload)" if offload else "on the cards"
+                why = (
+                    f"{params_b:.0f}B does not fit one {device.name} even in 4-bit: FSDP shards its 4-bit weights "
+                    f"({weights:.0f} GB) over {n_gpus} cards, kept {where}; about {need:.0f} GB of {usable:.0f} "
+                    "usable per card"
+                )
+                return ClusterPlan("FSDP + QLoRA", n_gpus, plan, need, offload, why)
+        batch //= 2
+    raise BadInputError(
+        f"A {params_b:.0f}B model does not fit {n_gpus} x {device.name} even with FSDP, QLoRA and CPU offload: "
+        "use more or larger GPUs, or a smaller model."
+    )
+
+
+def write_accelerate_config(plan: ClusterPlan, path: str | Path) -> Path:
+    """Write the plan's Accelerate config as YAML (what `accelerate launch --config_file` reads)."""
+    import yaml
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(plan.accelerate_config(), sort_keys=False))
+    return path

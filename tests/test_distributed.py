@@ -1,0 +1,95 @@
+"""Week 7 rehearsed on 2 CPU processes (gloo): what data parallelism promises, shown on a tiny Llama. The same
+global batch on 2 processes takes the same steps as on 1; each process trains on its own shard; one adapter."""
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from utils.distributed import launch_command
+from utils.errors import BadInputError
+
+pytestmark = pytest.mark.training
+
+SCRIPT = """
+import sys
+from utils.distributed import train_data_parallel
+from utils.finetune import FineTuneConfig
+from utils.prices import Item
+
+kettles = [(c, s) for c in ("red", "blue", "steel", "white") for s in ("1", "1.5", "2", "3")]
+items = [Item(f"t{i}", f"A {c} kettle with a {s} litre tank.", 20.0 + 7 * i, "s") for i, (c, s) in enumerate(kettles)]
+config = FineTuneConfig(r=4, alpha=8, dropout=0.0, learning_rate=5e-3, max_steps=4, logging_steps=1,
+                        save_steps=1000, warmup_steps=0, run_name="ddp")
+train_data_parallel(sys.argv[1], items, config, 8, sys.argv[2])
+"""
+GLOBAL_BATCH, STEPS = 8, 4
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """The same training launched as 1 process and as 2 (torchrun on 127.0.0.1), each in its own cache."""
+    from utils.standins.rehearsal import build_tiny_llama
+
+    root = tmp_path_factory.mktemp("ddp")
+    model = build_tiny_llama(root / "tiny")
+    script = root / "train.py"
+    script.write_text(textwrap.dedent(SCRIPT))
+    out = {}
+    for n in (1, 2):
+        env = {**os.environ, "LLMKIT_CACHE": str(root / f"cache{n}"), "TQDM_DISABLE": "1"}
+        proc = subprocess.run(
+            launch_command(script, n, str(model), str(root / f"out{n}")),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        out[n] = root / f"out{n}"
+    return out
+
+
+def seen(folder: Path, rank: int) -> list[int]:
+    return json.loads((folder / f"seen-rank{rank}.json").read_text())
+
+
+def test_two_processes_take_the_steps_one_process_takes(runs):
+    one, two = (json.loads((runs[n] / "losses.json").read_text()) for n in (1, 2))
+    assert (one["world"], two["world"]) == (1, 2) and len(one["losses"]) == len(two["losses"]) == STEPS
+    # gradients averaged over the two shards are the whole batch's gradient: equal to float rounding (1e-5)
+    assert two["losses"] == pytest.approx(one["losses"], rel=1e-5)
+    assert one["losses"][-1] < one["losses"][0]  # and the steps learned something
+    adapters = [load_file(runs[n] / "adapter" / "adapter_model.safetensors") for n in (1, 2)]
+    for name, weight in adapters[0].items():
+        assert adapters[1][name].sub(weight).abs().max() < 1e-4, name
+
+
+def test_each_process_trains_on_its_own_shard_of_each_batch(runs):
+    alone, first, second = seen(runs[1], 0), seen(runs[2], 0), seen(runs[2], 1)
+    half = GLOBAL_BATCH // 2
+    assert len(first) == len(second) == STEPS * half
+    for step in range(STEPS):
+        a, b = first[step * half : (step + 1) * half], second[step * half : (step + 1) * half]
+        assert not set(a) & set(b)  # no item twice in one step
+        assert sorted(a + b) == sorted(alone[step * GLOBAL_BATCH : (step + 1) * GLOBAL_BATCH])  # one step's batch
+
+
+def test_only_one_adapter_is_saved(runs):
+    assert [p.parent.name for p in runs[2].rglob("adapter_config.json")] == ["adapter"]
+    assert sorted(p.name for p in runs[2].iterdir()) == ["adapter", "losses.json", "seen-rank0.json", "seen-rank1.json"]
+
+
+def test_what_cannot_run_is_one_sentence(tmp_path, monkeypatch):
+    from utils.distributed import train_data_parallel
+    from utils.finetune import FineTuneConfig
+
+    with pytest.raises(BadInputError, match="at least 1"):
+        launch_command("train.py", 0)
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    with pytest.raises(BadInputError, match=r"global batch \(8\) must split evenly over 3 processes"):
+        train_data_parallel(tmp_path, [], FineTuneConfig(), 8, tmp_path)
