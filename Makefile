@@ -87,6 +87,7 @@ bench: setup
 	$(PY) benchmarks/week7_training.py
 	$(PY) benchmarks/sandbox_protection.py
 	$(PY) benchmarks/week7_training.py --shapes
+	$(PY) benchmarks/week7_training.py --processes
 
 clean:
 	rm -rf build data/cache .venv-colab

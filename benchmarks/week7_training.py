@@ -9,11 +9,15 @@ Two modes:
   course's 400k items. On a CPU only the small shape runs; `--quick` is the CI-sized run.
 * `--logits`: the offline config's training step on real price batches, with logits for every position (the usual
   collator) against logits only where the price is (the kit's `PriceTokensCollator`): seconds per step, same loss.
+* `--processes`: the same LoRA training as 1 and as 2 data-parallel processes on this machine (torchrun; gloo on a
+  CPU), SmolLM2 on real price items (`--quick`: a tiny Llama): tokens/s, peak memory per process, and whether the
+  losses agree; then the plan (`plan_cluster`) for the GPU nodes students use, with the sources of its figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -191,12 +195,113 @@ def logits_table(steps: int = 4) -> list[dict]:
     return rows
 
 
+_WORKER = """
+import sys
+from utils import setup
+from utils.distributed import train_data_parallel
+from utils.finetune import FineTuneConfig
+from utils.prices import load_price_data
+
+steps, batch = int(sys.argv[3]), int(sys.argv[4])
+items = load_price_data(setup(quiet=True)).train[: steps * batch]
+config = FineTuneConfig(dropout=0.0, max_steps=steps, logging_steps=1, save_steps=10_000, warmup_steps=0)
+train_data_parallel(sys.argv[1], items, config, batch, sys.argv[2])
+"""
+NODES = [  # (GPUs, model id in data/model_facts.csv): a Kaggle pair, a lab's L4s, an H100 node, a 70B base
+    ("T4", 2, "meta-llama/Llama-3.1-8B"),
+    ("L4", 4, "meta-llama/Llama-3.1-8B"),
+    ("H100 80GB", 8, "meta-llama/Llama-3.1-8B"),
+    ("H100 80GB", 8, "meta-llama/Llama-3.1-70B"),
+    ("L4", 2, "meta-llama/Llama-3.1-70B"),
+]
+
+
+def processes_table(quick: bool) -> list[dict]:
+    """Measured: 1 and 2 processes on this machine, the same global batch; each row from the processes' own reports."""
+    import json
+    import os
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    from utils.assets import smollm2_folder
+    from utils.distributed import launch_command
+    from utils.standins.rehearsal import build_tiny_llama
+
+    root = Path(tempfile.mkdtemp(prefix="llmkit-ddp-bench-"))
+    model = build_tiny_llama(root / "tiny") if quick else smollm2_folder()
+    steps, batch = (2, 4) if quick else (8, 8)
+    (root / "worker.py").write_text(_WORKER)
+    rows, first = [], None
+    for n in (1, 2):
+        out = root / f"out{n}"
+        cmd = launch_command(root / "worker.py", n, str(model), str(out), str(steps), str(batch))
+        env = {**os.environ, "TQDM_DISABLE": "1"}
+        subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=900)
+        ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(n)]
+        losses = json.loads((out / "losses.json").read_text())["losses"]
+        first = first or losses
+        seconds = max(r["seconds"] for r in ranks)
+        tokens = sum(r["tokens"] for r in ranks)
+        rows.append(
+            {
+                "model": Path(model).name,
+                "processes": n,
+                "threads each": os.cpu_count() // n,
+                "global batch": batch,
+                "steps": steps,
+                "tokens/s": round(tokens / seconds),
+                "tokens/s per process": round(tokens / seconds / n),
+                "peak MB per process": round(max(r["peak_mb"] for r in ranks)),
+                "max loss gap vs 1 process": f"{max(abs(a - b) / a for a, b in zip(first, losses)):.1e}",
+            }
+        )
+    return rows
+
+
+def plans_table() -> list[dict]:
+    """Planned (no training): the strategy and memory per GPU for each node in NODES."""
+    from utils.hardware import GPUS
+    from utils.training_plan import plan_cluster
+
+    rows = []
+    for gpu, n, model_id in NODES:
+        facts = model_facts().set_index("model").loc[model_id]
+        plan = plan_cluster(GPUS[gpu], n, float(facts["params_b"]), int(facts["layers"]))
+        rows.append(
+            {
+                "node": f"{n} x {gpu}",
+                "model": facts["name"],
+                "strategy": plan.strategy,
+                "mode": plan.per_device.mode,
+                "batch per GPU x accumulation": f"{plan.per_device.batch_size} x {plan.per_device.grad_accum}",
+                "GB per GPU (estimate)": round(plan.memory_gb_per_gpu, 1),
+                "CPU offload": plan.cpu_offload,
+            }
+        )
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", action="store_true", help="random-weight models of named shapes")
     parser.add_argument("--quick", action="store_true", help="CI-sized: fewer, shorter steps")
     parser.add_argument("--logits", action="store_true", help="full logits against the price's only")
+    parser.add_argument("--processes", action="store_true", help="1 and 2 data-parallel processes, and GPU plans")
     args = parser.parse_args(argv)
+    if args.processes:
+        import pandas as pd
+
+        print(
+            f"measured on this machine ({os.cpu_count()} cores), {time.strftime('%Y-%m-%d')}, torch {torch.__version__}"
+        )
+        print(pd.DataFrame(processes_table(args.quick)).to_string(index=False))
+        print("\nplanned for GPU nodes (training_plan.plan_cluster; no training). Sources: the memory")
+        print("estimate is fitted to one H100 run of Llama 3.1 8B at 16 x 182 tokens (benchmarks/README.md); peft")
+        print("reports 70B QLoRA with FSDP and CPU offload on 2 x 24 GB at 19.6 GB per GPU (peft docs,")
+        print("accelerate/fsdp.md, v0.21.2).")
+        print(pd.DataFrame(plans_table()).to_string(index=False))
+        return 0
     if args.logits:
         import pandas as pd
 

@@ -150,3 +150,34 @@ def test_each_model_size_has_one_home():
     assert catalog.model_params_b("Qwen/Qwen2.5-7B") == on_board == 7.616
     with pytest.raises(BadInputError, match="model_facts.csv"):
         catalog.model_params_b("nobody/none-1B")
+
+
+def test_licences_filter_by_use_from_sourced_terms():
+    terms = catalog.licence_terms()
+    assert terms["source"].str.startswith("https://").all() and terms["checked"].notna().all()
+    assert terms.loc["Llama 3.1 Community License", "max_monthly_users"] == 700_000_000
+    assert terms.loc["Stability AI Community License", "max_annual_revenue_usd"] == 1_000_000
+    facts = pd.DataFrame(
+        {
+            "model": ["a", "b", "c", "d"],
+            "licence": [
+                "Apache-2.0",
+                "Llama 3.1 Community License",
+                "Qwen Research License",
+                "Stability AI Community License",
+            ],
+        }
+    )
+    small = catalog.licence_allows(facts, monthly_users=1_000, annual_revenue_usd=500_000).set_index("model")
+    assert (
+        small["allowed"].tolist() == [True, True, False, True]
+        and small.loc["c", "needs another licence"] == "no commercial use"
+    )
+    big = catalog.licence_allows(facts, monthly_users=800_000_000, annual_revenue_usd=2e6).set_index("model")
+    assert big["allowed"].tolist() == [True, False, False, False]
+    assert big.loc["d", "needs another licence"] == "over $1,000,000 annual revenue"
+    assert catalog.licence_allows(facts, commercial=False)["allowed"].tolist() == [True, True, True, True]
+    with pytest.raises(BadInputError, match="No terms in data/licence_terms.csv for Made-up"):
+        catalog.licence_allows(pd.DataFrame({"model": ["x"], "licence": ["Made-up"]}))
+    with pytest.raises(BadInputError, match="0 or more"):
+        catalog.licence_allows(facts, monthly_users=-1)

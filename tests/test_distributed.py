@@ -55,7 +55,7 @@ def runs(tmp_path_factory):
 
 
 def seen(folder: Path, rank: int) -> list[int]:
-    return json.loads((folder / f"seen-rank{rank}.json").read_text())
+    return json.loads((folder / f"rank{rank}.json").read_text())["seen"]
 
 
 def test_two_processes_take_the_steps_one_process_takes(runs):
@@ -81,7 +81,7 @@ def test_each_process_trains_on_its_own_shard_of_each_batch(runs):
 
 def test_only_one_adapter_is_saved(runs):
     assert [p.parent.name for p in runs[2].rglob("adapter_config.json")] == ["adapter"]
-    assert sorted(p.name for p in runs[2].iterdir()) == ["adapter", "losses.json", "seen-rank0.json", "seen-rank1.json"]
+    assert sorted(p.name for p in runs[2].iterdir()) == ["adapter", "losses.json", "rank0.json", "rank1.json"]
 
 
 def test_what_cannot_run_is_one_sentence(tmp_path, monkeypatch):

@@ -75,6 +75,39 @@ def open_model_facts() -> pd.DataFrame:
     return facts[["model", *[c for c in facts.columns if c not in ("model", "hf_id", "tokenizer")], "hf_id"]]
 
 
+def licence_terms() -> pd.DataFrame:
+    """data/licence_terms.csv: each licence's commercial use and the user or revenue cap above which it needs
+    another licence, with its source and the date it was read."""
+    terms = pd.read_csv(DATA_DIR / "licence_terms.csv", dtype={"commercial_use": str})
+    return terms.assign(commercial_use=terms["commercial_use"].eq("yes")).set_index("licence")
+
+
+def licence_allows(
+    facts: pd.DataFrame, commercial: bool = True, monthly_users: int = 0, annual_revenue_usd: float = 0
+) -> pd.DataFrame:
+    """For each model (facts with a licence column): may this use go ahead under its licence, and why not."""
+    if monthly_users < 0 or annual_revenue_usd < 0:
+        raise BadInputError("monthly_users and annual_revenue_usd must be 0 or more.")
+    terms = licence_terms()
+    unknown = sorted(set(facts["licence"].dropna()) - set(terms.index))
+    if unknown:
+        raise BadInputError(
+            f"No terms in data/licence_terms.csv for {', '.join(unknown)}: add its row (with its source)."
+        )
+    rows = []
+    for model, licence in zip(facts["model"], facts["licence"]):
+        t = terms.loc[licence]
+        why = ""
+        if commercial and not t["commercial_use"]:
+            why = "no commercial use"
+        elif pd.notna(t["max_monthly_users"]) and monthly_users > t["max_monthly_users"]:
+            why = f"over {t['max_monthly_users']:,.0f} monthly users"
+        elif pd.notna(t["max_annual_revenue_usd"]) and annual_revenue_usd > t["max_annual_revenue_usd"]:
+            why = f"over ${t['max_annual_revenue_usd']:,.0f} annual revenue"
+        rows.append({"model": model, "licence": licence, "allowed": not why, "needs another licence": why})
+    return pd.DataFrame(rows)
+
+
 def filter_models(
     df: pd.DataFrame,
     open_weights: bool | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import sys
 from dataclasses import replace
@@ -61,7 +62,8 @@ def train_data_parallel(
 ) -> dict[str, Any]:
     """Run in every process: LoRA training with the global batch split over the processes (each sees its own
     shard; gradients are averaged, so each step is the step one process would take on the whole batch). Each process
-    writes the items it trained on; rank 0 alone writes the losses and saves the one adapter."""
+    writes the items it trained on, its seconds, tokens and peak memory; rank 0 alone writes the losses and saves the
+    one adapter."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
@@ -80,9 +82,12 @@ def train_data_parallel(
     trainer = make_trainer(model, tok, dataset, config)
     recorder = _RecordingCollator(trainer.data_collator, {tuple(d["input_ids"]): i for i, d in enumerate(dataset)})
     trainer.data_collator = recorder
-    trainer.train()
+    seconds = trainer.train().metrics["train_runtime"]
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"seen-rank{rank}.json").write_text(json.dumps(recorder.seen))
+    tokens = sum(len(dataset[i]["input_ids"]) for i in recorder.seen)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    report = {"seen": recorder.seen, "seconds": seconds, "tokens": tokens, "peak_mb": peak_mb}
+    (out / f"rank{rank}.json").write_text(json.dumps(report))
     trainer.save_model(str(out / "adapter"))  # the Trainer writes on the main process only
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if trainer.is_world_process_zero():
