@@ -293,18 +293,7 @@ def evaluate(
 
     start = time.perf_counter()
     if hasattr(predictor, "predict_batch"):  # a local model: generate many items per forward pass
-        size = getattr(predictor, "batch_size", 16)
-        guesses = []
-        for i in tqdm(range(0, len(items), size), desc=name, disable=not progress, leave=False):
-            chunk = list(items[i : i + size])
-            try:
-                guesses += [parse_price(r) for r in predictor.predict_batch(chunk)]
-                stop.success(len(chunk))
-            except Exception as err:  # one failing batch is counted as misses, like single items
-                failures.append(f"{type(err).__name__}: {str(err)[:120]}")
-                guesses += [None] * len(chunk)
-                stop.failure(err, len(chunk))
-            stop.check(name, len(guesses), len(items))
+        guesses = _in_batches(predictor, items, name, stop, failures, progress)
     else:
         if saved.guesses:
             print(f"{name}: continuing a stopped run, {len(saved.guesses)} of {len(items)} items already priced")
@@ -323,6 +312,27 @@ def evaluate(
         report.extra["failures"] = failures
         print(f"{name}: {len(failures)} predictions raised, e.g. {failures[0]}")
     return report
+
+
+def _in_batches(
+    predictor: Any, items: Sequence[Any], name: str, stop: _StopRule, failures: list[str], progress: bool
+) -> list[float | None]:
+    """A local model's guesses, many items per forward pass; a failing batch is counted as misses, like single items."""
+    from tqdm.auto import tqdm
+
+    size = getattr(predictor, "batch_size", 16)
+    guesses: list[float | None] = []
+    for i in tqdm(range(0, len(items), size), desc=name, disable=not progress, leave=False):
+        chunk = list(items[i : i + size])
+        try:
+            guesses += [parse_price(r) for r in predictor.predict_batch(chunk)]
+            stop.success(len(chunk))
+        except Exception as err:
+            failures.append(f"{type(err).__name__}: {str(err)[:120]}")
+            guesses += [None] * len(chunk)
+            stop.failure(err, len(chunk))
+        stop.check(name, len(guesses), len(items))
+    return guesses
 
 
 class _Progress:

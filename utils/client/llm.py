@@ -122,10 +122,7 @@ def chat(
     attempt = 0
     while True:
         try:
-            result = _call(client, model, kwargs, stream, on_token)
-            for end in stop or []:  # OpenAI leaves the stop string out; transformers serve sends it: trim it
-                if end and result.text.endswith(end):
-                    result.text = result.text[: -len(end)]
+            result = _trimmed(_call(client, model, kwargs, stream, on_token), stop)
             spend.record(result)
             return result
         except retryable as err:
@@ -151,6 +148,14 @@ def chat(
             if fatal is None:
                 raise
             raise fatal from None
+
+
+def _trimmed(result: ChatResult, stop: list[str] | None) -> ChatResult:
+    """OpenAI leaves the stop string out of the reply; transformers serve sends it: trim it, as OpenAI does."""
+    for end in stop or []:
+        if end and result.text.endswith(end):
+            result.text = result.text[: -len(end)]
+    return result
 
 
 def _request(
