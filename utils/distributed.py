@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import os
 import resource
-import socket
 import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
+from .client.local_server import free_port
 from .errors import BadInputError
 from .finetune import FineTuneConfig, build_dataset, lora_model, make_trainer
 from .prices import Item
@@ -20,13 +20,6 @@ from .prices import Item
 def process_rank() -> tuple[int, int]:
     """(this process's rank, how many processes train together): (0, 1) when run alone."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1 for the processes to meet on (they never leave this machine)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def launch_command(script: str | Path, processes: int, *args: str) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 import threading
@@ -14,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FATAL_ERRORS, BadInputError
+from .paths import cache_dir
 
 HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
@@ -339,11 +342,6 @@ class _Progress:
     """The prices an evaluation gathered before it was stopped, saved in the cache under its name and items."""
 
     def __init__(self, name: str, items: Sequence[Any]):
-        import hashlib
-        import json
-
-        from .paths import cache_dir
-
         key = hashlib.sha256(json.dumps([[name], *([str(it.title), it.price] for it in items)]).encode()).hexdigest()
         self.path = cache_dir("evaluations") / f"{re.sub(r'[^A-Za-z0-9]+', '-', name)[:60]}-{key[:16]}.json"
         self.guesses: dict[int, float | None] = {}
@@ -360,8 +358,6 @@ class _Progress:
 
     def write(self, seconds: float) -> None:
         """Save the gathered prices and the seconds spent on them (an item's time counts once, over all runs)."""
-        import json
-
         if self.guesses:
             with self._lock:
                 data = {"guesses": self.guesses, "seconds": self.seconds + seconds}

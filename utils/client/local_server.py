@@ -121,7 +121,7 @@ class LocalServer:
         # one generation thread, every core for prompts: the defaults benchmarks/README.md measured
         self.threads = threads or setting_int("LLMKIT_LOCAL_THREADS", 1)
         self.batch_threads = batch_threads or setting_int("LLMKIT_LOCAL_BATCH_THREADS", os.cpu_count() or 1)
-        self.port = _free_port()
+        self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         # the name requests carry: transformers serve, pinned to one model, accepts only that model's path
         self.served_model = alias if backend == "llama.cpp" else str(self.model_path)
@@ -272,7 +272,8 @@ class LocalServer:
                 self.proc.kill()
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

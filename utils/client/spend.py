@@ -13,10 +13,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import BudgetExceededError, LLMKitError
+from ..assets import models_dev_version
+from ..errors import BudgetExceededError
 from ..paths import spend_file
 from ..settings import setting_float
-from .costs import dollars, prices, request_cost
+from .costs import FREE_PROVIDERS, dollars, prices, request_cost
 from .providers import split_model
 from .request_rules import request_params
 
@@ -33,7 +34,7 @@ _course_usd: dict[Path, float] = {}  # the spend file's total, read once per fil
 
 def is_paid(model: str) -> bool:
     """Whether calls to this model are billed: a provider's model (a local or Ollama model costs nothing)."""
-    return not model.startswith(("local/", "ollama/"))
+    return model.split("/", 1)[0] not in FREE_PROVIDERS
 
 
 def budget_usd() -> float:
@@ -46,11 +47,15 @@ def budget_usd() -> float:
 
 def course_spent() -> float:
     """Dollars the course's paid calls have cost so far (every run that wrote to this results folder)."""
-    path = spend_file()
     with _lock:
-        if path not in _course_usd:
-            _course_usd[path] = float(pd.read_csv(path)["usd"].sum()) if path.exists() else 0.0
-        return _course_usd[path]
+        return _course_total(spend_file())
+
+
+def _course_total(path: Path) -> float:
+    """The spend file's total, read once per file and kept up to date by record(); call with _lock held."""
+    if path not in _course_usd:
+        _course_usd[path] = float(pd.read_csv(path)["usd"].sum()) if path.exists() else 0.0
+    return _course_usd[path]
 
 
 def worst_case_usd(model: str, messages: list[dict[str, Any]], reply_cap: int) -> float | None:
@@ -109,9 +114,7 @@ def record(result: Any) -> None:
     path = spend_file()
     with _lock:
         _this_run.append(row)
-        if path not in _course_usd:
-            _course_usd[path] = float(pd.read_csv(path)["usd"].sum()) if path.exists() else 0.0
-        _course_usd[path] += 0.0 if math.isnan(row["usd"]) else row["usd"]
+        _course_usd[path] = _course_total(path) + (0.0 if math.isnan(row["usd"]) else row["usd"])
         path.parent.mkdir(parents=True, exist_ok=True)
         new = not path.exists()
         with path.open("a", newline="") as f:
@@ -163,7 +166,11 @@ def show_tally(profile: Any) -> pd.DataFrame | None:
 def reply_cap(model: str, max_tokens: int) -> int:
     """The reply limit the kit sends for max_tokens: with a reasoning model's room for thinking, billed as output."""
     provider, model_id = split_model(model)
-    params = request_params(provider, model_id, max_tokens, None, None)
+    return cap_in(request_params(provider, model_id, max_tokens, None, None), max_tokens)
+
+
+def cap_in(params: dict[str, Any], max_tokens: int) -> int:
+    """The reply limit a request's parameters carry, under whichever name the model takes it."""
     return int(params.get("max_completion_tokens") or params.get("max_tokens") or max_tokens)
 
 
@@ -206,7 +213,7 @@ def estimate_line(profile: Any, planned: list[Planned]) -> str:
     if profile.offline:
         return ""
     paid = [p for p in planned if is_paid(p.model) and p.calls > 0]
-    head = f"estimate at models-dev {_catalogue_version()} prices: "
+    head = f"estimate at models-dev {models_dev_version()} prices: "
     if not paid:
         return head + "this notebook makes no paid call ($0)."
     table = estimate(paid)
@@ -224,13 +231,3 @@ def print_estimate(profile: Any, planned: list[Planned]) -> None:
     line = estimate_line(profile, planned)
     if line:
         print(line)
-
-
-def _catalogue_version() -> str:
-    """The installed models-dev package's version, which dates its price table."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("models-dev")
-    except PackageNotFoundError:  # pragma: no cover - the kit's requirements install it
-        raise LLMKitError("models-dev is not installed: run the notebook's first cell (or make setup).") from None
