@@ -17,7 +17,8 @@ setup: $(VENV)/.installed
 
 # torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels. Every other version comes
 # from constraints.txt, the exact set CI last passed with (README: "Refreshing the lock"). llama.cpp is built by
-# scripts/build_llama_cpp.sh, portable (AVX2, no AVX-512 or AMX), once per machine into the kit's own wheel folder.
+# scripts/build_llama_cpp.sh, portable (AVX2, no AVX-512 or AMX), once per machine into the kit's own wheel folder,
+# with llama.cpp's adapter converter from the same source (week 7 serves its fine-tune through it).
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml scripts/build_llama_cpp.sh
 	@set -eo pipefail; start=$$(date +%s); quiet() { grep -v "^WARNING: Location" || true; }; \
 	if ! command -v bwrap >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
@@ -28,6 +29,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 	echo "installing torch (CPU build), then requirements.txt (the first llama.cpp build takes ~7 min)"; \
 	$(PIP) install -q torch==2.13.0 2>&1 | quiet; \
 	wheels=$$(PYTHON=$(PY) bash scripts/build_llama_cpp.sh portable); \
+	rm -rf $(VENV)/llama.cpp-convert && cp -r "$$wheels/convert" $(VENV)/llama.cpp-convert; \
 	$(PIP) install -q --find-links "$$wheels" -c $(CONSTRAINTS) -r requirements.txt 2>&1 | quiet; \
 	$(PIP) install -q --no-deps -c $(CONSTRAINTS) -r requirements-nodeps.txt 2>&1 | quiet; \
 	$(PIP) install -q --no-deps --no-build-isolation -e . 2>&1 | quiet; \

@@ -29,16 +29,31 @@ case "$ARCH:$VARIANT" in
 esac
 ROOT="${LLMKIT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/llm-engineering-kit/wheels}"
 DIR="$ROOT/llama-cpp-python-$VERSION-$ARCH-$VARIANT"  # the wheel loads its library with ctypes: any CPython
+SDIST="llama_cpp_python-$VERSION.tar.gz"
+fetch_source() {  # the source release, once: the wheel is built from it and week 7's converter is taken from it
+  "$PYTHON" -m pip --disable-pip-version-check download -q --no-deps --no-cache-dir --no-binary :all: \
+    "llama-cpp-python==$VERSION" -d "$DIR.tmp" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  test -f "$DIR.tmp/$SDIST" || { echo "could not download llama-cpp-python $VERSION's source" >&2; exit 1; }
+}
 if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   mkdir -p "$DIR"
   echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 7 minutes on 2 cores" >&2
   start=$(date +%s)
+  fetch_source
   # --no-cache-dir: never take (or leave) a wheel in pip's cache, where another CPU's build could come from.
   CMAKE_ARGS="$FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
-    "$PYTHON" -m pip --disable-pip-version-check wheel -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
-    "llama-cpp-python==$VERSION" -w "$DIR.tmp" >&2
-  mv "$DIR.tmp"/llama_cpp_python-*.whl "$DIR"/ && rmdir "$DIR.tmp"
+    "$PYTHON" -m pip --disable-pip-version-check wheel -q --no-deps --no-cache-dir "$DIR.tmp"/$SDIST -w "$DIR.tmp" >&2
+  mv "$DIR.tmp"/llama_cpp_python-*.whl "$DIR"/
   echo "$FLAGS" > "$DIR/CMAKE_ARGS"
   echo "built in $(( $(date +%s) - start ))s" >&2
 fi
+if [ ! -f "$DIR/convert/convert_lora_to_gguf.py" ]; then  # a folder built before the converter was kept
+  mkdir -p "$DIR.tmp" && fetch_source
+fi
+if [ -f "$DIR.tmp/$SDIST" ]; then  # week 7's adapter converter, from the same source: its script, models and gguf-py
+  tar xzf "$DIR.tmp/$SDIST" -C "$DIR.tmp" --wildcards "*/vendor/llama.cpp/convert_lora_to_gguf.py" \
+    "*/vendor/llama.cpp/conversion/*" "*/vendor/llama.cpp/gguf-py/*"
+  rm -rf "$DIR/convert" && mv "$DIR.tmp"/llama_cpp_python-"$VERSION"/vendor/llama.cpp "$DIR/convert"
+fi
+rm -rf "$DIR.tmp"
 echo "$DIR"

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
+import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -11,7 +15,7 @@ import torch
 from transformers import TrainerCallback
 
 from . import finetune as ft
-from .errors import BadInputError
+from .errors import BadInputError, LLMKitError
 from .prices import Item
 
 
@@ -106,3 +110,75 @@ class PricePredictor:
 def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:
     """Size of the weight files in a folder, in MB."""
     return sum(p.stat().st_size for p in Path(folder).glob(pattern)) / 1e6
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The fine-tune served like any model: local/<alias> through chat()
+# ----------------------------------------------------------------------------------------------------------------
+def lora_converter() -> Path | None:
+    """llama.cpp's convert_lora_to_gguf.py, which `make setup` copies from the llama.cpp source it builds into the
+    virtual environment; None where the kit has no llama.cpp (Colab: transformers serve loads the adapter itself)."""
+    script = Path(sys.prefix) / "llama.cpp-convert" / "convert_lora_to_gguf.py"
+    return script if script.exists() and importlib.util.find_spec("llama_cpp") else None
+
+
+def lora_to_gguf(adapter_dir: Path, base_folder: Path, out: Path) -> Path:
+    """A peft adapter as a GGUF LoRA that llama.cpp applies to its base model when it loads it."""
+    script = lora_converter()
+    if script is None:
+        raise LLMKitError("llama.cpp's LoRA converter is not installed here: run `make setup` (it keeps it).")
+    cmd = [sys.executable, str(script), "--base", str(base_folder), "--outfile", str(out), "--outtype", "f32"]
+    done = subprocess.run([*cmd, str(adapter_dir)], capture_output=True, text=True)
+    if done.returncode != 0:
+        last = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
+        raise LLMKitError(f"llama.cpp could not convert the adapter in {adapter_dir} to GGUF:\n{last}")
+    return out
+
+
+def training_format(tok: Any) -> str:
+    """The chat template that renders a chat as the fine-tune's training prompt: the user's message, nothing else
+    (with the tokenizer's BOS where training added one), so chat() asks exactly what training taught."""
+    adds_bos = tok.bos_token_id is not None and tok("x")["input_ids"][:1] == [tok.bos_token_id]
+    bos = "{{ bos_token }}" if adds_bos else ""
+    return bos + "{% for m in messages %}{% if m['role'] == 'user' %}{{ m['content'] }}{% endif %}{% endfor %}"
+
+
+def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str = "price-ft") -> str:
+    """Serve a saved adapter like any model and return its name for chat(): llama.cpp loads the base's GGUF with the
+    adapter converted to a GGUF LoRA; without llama.cpp (or a GGUF base), transformers serve loads the base with the
+    adapter merged in. Either way the prompt format is the training one (`training_format`). The base is the one the
+    adapter names in its config."""
+    from .client.local_server import FineTune, add_fine_tune
+
+    adapter_dir = Path(adapter_dir)
+    if not (adapter_dir / "adapter_config.json").exists():
+        raise BadInputError(f"{adapter_dir} holds no saved adapter: save it first with model.save_pretrained(folder).")
+    base_folder = Path(json.loads((adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"])
+    tok.chat_template = training_format(tok)
+    template = adapter_dir / "served_format.json"  # llama.cpp reads the template from a tokenizer config
+    keys = {"chat_template": tok.chat_template, "bos_token": tok.bos_token or "", "eos_token": tok.eos_token}
+    template.write_text(json.dumps(keys))
+    if base_gguf is not None and lora_converter() is not None:
+        lora = lora_to_gguf(adapter_dir, base_folder, adapter_dir / "adapter.gguf")
+        add_fine_tune(alias, FineTune(adapter_dir, template, base_gguf, lora))
+    else:
+        add_fine_tune(alias, FineTune(merged_folder(adapter_dir, tok, base_folder), template))
+    return f"local/{alias}"
+
+
+def merged_folder(adapter_dir: Path, tok: Any, base_folder: Path) -> Path:
+    """The base with the adapter merged in, saved with the tokenizer and its template: a folder transformers serve
+    loads like any model (it reads no adapter folder itself)."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    out = adapter_dir / "merged"
+    base = AutoModelForCausalLM.from_pretrained(base_folder, dtype="auto")
+    PeftModel.from_pretrained(base, adapter_dir).merge_and_unload().save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+def training_prompt(item: Item) -> list[dict[str, str]]:
+    """An item as the served fine-tune is asked it: its training prompt, as one user message."""
+    return [{"role": "user", "content": item.prompt()}]

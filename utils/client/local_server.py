@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -29,12 +30,41 @@ from ..settings import setting, setting_int
 LOCAL_CONTEXT = 8192  # the window the kit gives SmolLM2 (its model card: 8k)
 
 
+@dataclass(frozen=True)
+class FineTune:
+    """A fine-tuned adapter served as local/<alias> in the format it was trained on (`template`, a tokenizer config
+    whose chat template renders the user's message as the whole prompt): llama.cpp applies `lora_gguf` to the base's
+    GGUF; transformers serve loads `folder`, the peft adapter with that template beside it."""
+
+    folder: Path
+    template: Path
+    base_gguf: Path | None = None
+    lora_gguf: Path | None = None
+
+
+_fine_tunes: dict[str, FineTune] = {}  # the aliases fine_tuned.serve() added, this process
+
+
 def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     """alias -> backend -> the function giving the model's files for that server (GGUF file or transformers folder)."""
     from ..assets import smollm2_folder, smollm2_server_gguf
 
     files = {"llama.cpp": smollm2_server_gguf, "transformers": smollm2_folder}
-    return {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
+    models = {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
+    for alias, tune in _fine_tunes.items():
+        models[alias] = {"transformers": lambda t=tune: t.folder}
+        if tune.base_gguf is not None and tune.lora_gguf is not None:
+            models[alias]["llama.cpp"] = lambda t=tune: t.base_gguf
+    return models
+
+
+def add_fine_tune(alias: str, tune: FineTune) -> None:
+    """Serve a fine-tune as local/<alias> from the next call on (a server already running for the alias is stopped)."""
+    with _servers_lock:
+        _fine_tunes[alias] = tune
+        old = _servers.pop(alias, None)
+    if old is not None:
+        old.stop()
 
 
 def local_aliases() -> list[str]:
@@ -113,11 +143,13 @@ class LocalServer:
         backend: str = "llama.cpp",
         batch_threads: int | None = None,
         chat_format: str | None = None,
+        fine_tune: FineTune | None = None,
     ):
         if backend not in LOCAL_BACKENDS:
             raise BadInputError(f"backend must be one of {', '.join(LOCAL_BACKENDS)}, got {backend!r}.")
         self.alias, self.model_path, self.n_ctx, self.backend = alias, Path(model_path), n_ctx, backend
         self.chat_format = chat_format  # llama.cpp only; None: the template in the GGUF file
+        self.fine_tune = fine_tune  # llama.cpp: its GGUF LoRA on the base, in its training format
         # one generation thread, every core for prompts: the defaults benchmarks/README.md measured
         self.threads = threads or setting_int("LLMKIT_LOCAL_THREADS", 1)
         self.batch_threads = batch_threads or setting_int("LLMKIT_LOCAL_BATCH_THREADS", os.cpu_count() or 1)
@@ -168,6 +200,21 @@ class LocalServer:
             "--verbose",
             "False",
             *(["--chat_format", self.chat_format] if self.chat_format else []),
+            *self._fine_tune_args(),
+        ]
+
+    def _fine_tune_args(self) -> list[str]:
+        """llama.cpp's arguments for a fine-tune: its LoRA on the base, and the prompt format it was trained on."""
+        if self.fine_tune is None:
+            return []
+        tune = self.fine_tune
+        return [
+            "--lora_path",
+            str(tune.lora_gguf),
+            "--chat_format",
+            "hf-tokenizer-config",
+            "--hf_tokenizer_config_path",
+            str(tune.template),
         ]
 
     def start(self, timeout_s: float = 180.0) -> LocalServer:
@@ -296,9 +343,13 @@ def running_server(alias: str = "smollm2") -> LocalServer:
             backend = local_backend()
             if backend in _broken:  # forced, and it already failed in this process: the same sentence, at once
                 raise LocalServerCrashedError(_broken[backend])
-            files = _local_models()[alias][backend]()
+            served = _local_models()[alias]
+            backend = backend if backend in served else "transformers"  # a fine-tune with no GGUF base
+            tune = _fine_tunes.get(alias) if backend == "llama.cpp" else None
             try:
-                server = LocalServer(alias, files, backend=backend, chat_format=LOCAL_CHAT_FORMATS.get(alias)).start()
+                server = LocalServer(
+                    alias, served[backend](), backend=backend, chat_format=LOCAL_CHAT_FORMATS.get(alias), fine_tune=tune
+                ).start()
             except ServerUnreachableError as err:
                 _give_up_on(backend, str(err))
                 continue
