@@ -36,7 +36,15 @@ def test_the_served_adapter_is_asked_its_training_prompt_and_changes_the_answers
     folder, model, tok = adapter
     monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", backend)
     served = fine_tuned.serve(folder, tok, smollm2_server_gguf() if backend == "llama.cpp" else None, f"ft-{backend}")
-    assert (local_server._fine_tunes[f"ft-{backend}"].lora_gguf is not None) == (backend == "llama.cpp")
+    tune = local_server._fine_tunes[f"ft-{backend}"]
+    assert (tune.lora_gguf is not None) == (backend == "llama.cpp")
+    if backend == "llama.cpp":  # Ollama's recipe for the same model: the base, the LoRA, the prompt as it is
+        modelfile = (folder / "Modelfile").read_text().splitlines()
+        assert modelfile[:3] == [
+            f"FROM {tune.base_gguf.resolve()}",
+            f"ADAPTER {tune.lora_gguf.resolve()}",
+            'TEMPLATE """{{ .Prompt }}"""',
+        ]
     replies = [chat(served, fine_tuned.training_prompt(it), max_tokens=6) for it in ITEMS]
     base = [chat("local/smollm2", fine_tuned.training_prompt(it), max_tokens=6).text for it in ITEMS]
     # the prompt is the training prompt token for token: no chat template was wrapped around it

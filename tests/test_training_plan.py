@@ -1,6 +1,8 @@
 """Week 7 past one GPU: the plan chooses one GPU, DDP or FSDP with QLoRA by memory per card, and writes the
 Accelerate config it launches with; the described nodes are planned without training."""
 
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -73,3 +75,29 @@ def test_what_cannot_run_is_one_sentence():
         tp.plan_cluster(hardware.GPUS["T4"], 0, LLAMA_8B)
     with pytest.raises(BadInputError, match="does not fit 2 x T4 even with FSDP"):
         tp.plan_cluster(hardware.GPUS["T4"], 2, 400.0, 126)
+
+
+def _train_week7():
+    """scripts/train_week7.py as a module (it is run by torchrun, so it is not a package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_week7.py"
+    spec = importlib.util.spec_from_file_location("train_week7", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_script_says_how_it_trains_and_sends_a_model_that_needs_fsdp_to_accelerate(monkeypatch, tmp_path):
+    from utils.finetune import FineTuneConfig
+
+    script, config = _train_week7(), FineTuneConfig(base="llama-3.1-8b")
+    monkeypatch.setenv("LLMKIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(hardware, "current_gpu", lambda: None)
+    assert script.plan_for(config, 2).startswith("no GPU here: 2 process(es) on this CPU (gloo)")
+    monkeypatch.setattr(hardware, "current_gpu", lambda: hardware.GPUS["T4"])
+    assert script.plan_for(config, 2).startswith("DDP on 2 x ")  # 8B in 4-bit fits a T4: a whole copy on each
+    monkeypatch.setattr(hardware, "current_gpu", lambda: hardware.GPU("NVIDIA 4 GB", 4.0, False))
+    with pytest.raises(BadInputError, match=r"accelerate launch --config_file .*accelerate_fsdp.yaml"):
+        script.plan_for(config, 2)  # a shard fits, a copy does not: FSDP, which torchrun alone does not set up
+    assert (tmp_path / "finetune" / "accelerate_fsdp.yaml").exists()

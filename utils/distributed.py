@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .client.local_server import free_port
-from .errors import BadInputError
-from .finetune import FineTuneConfig, build_dataset, lora_model, make_trainer
+from .errors import BadInputError, LLMKitError
+from .finetune import FineTuneConfig, build_dataset, load_base, lora_model, make_trainer
 from .prices import Item
 
 
@@ -39,6 +39,20 @@ def launch_command(script: str | Path, processes: int, *args: str) -> list[str]:
     ]
 
 
+def run_processes(script: str | Path, processes: int, *args: str) -> str:
+    """Run `processes` copies of a script with torchrun, each with its share of the CPU threads, and return what they
+    printed; a clear error with the last lines when one fails."""
+    import subprocess
+
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "TQDM_DISABLE": "1"}
+    done = subprocess.run(launch_command(script, processes, *args), env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise LLMKitError(f"{processes} processes of {Path(script).name} did not finish:\n{last}")
+    return done.stdout
+
+
 class _RecordingCollator:
     """The trainer's collator, noting which items each batch of this process held."""
 
@@ -51,12 +65,17 @@ class _RecordingCollator:
 
 
 def train_data_parallel(
-    model_folder: str | Path, items: Sequence[Item], config: FineTuneConfig, global_batch: int, out: str | Path
+    model_folder: str | Path | None,
+    items: Sequence[Item],
+    config: FineTuneConfig,
+    global_batch: int,
+    out: str | Path,
 ) -> dict[str, Any]:
     """Run in every process: LoRA training with the global batch split over the processes (each sees its own
     shard; gradients are averaged, so each step is the step one process would take on the whole batch). Each process
     writes the items it trained on, its seconds, tokens and peak memory; rank 0 alone writes the losses and saves the
-    one adapter."""
+    one adapter. model_folder None: the config's base, loaded as week 7 loads it (4-bit where the plan says), each
+    process's copy on its own GPU. Returns the losses, and the trained model and tokenizer for rank 0 to evaluate."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
@@ -68,9 +87,12 @@ def train_data_parallel(
     out = Path(out)
     config = replace(config, batch_size=global_batch // world, grad_accum=1, group_by_length=False).validate()
     set_seed(config.seed)
-    tok = AutoTokenizer.from_pretrained(model_folder)
+    if model_folder is None:
+        tok, base = load_base(config)
+    else:
+        tok, base = AutoTokenizer.from_pretrained(model_folder), AutoModelForCausalLM.from_pretrained(model_folder)
     tok.pad_token = tok.pad_token or tok.eos_token
-    model = lora_model(AutoModelForCausalLM.from_pretrained(model_folder), config)
+    model = lora_model(base, config)
     dataset = build_dataset(tok, items, config.max_length)
     trainer = make_trainer(model, tok, dataset, config)
     recorder = _RecordingCollator(trainer.data_collator, {tuple(d["input_ids"]): i for i, d in enumerate(dataset)})
@@ -85,4 +107,4 @@ def train_data_parallel(
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if trainer.is_world_process_zero():
         (out / "losses.json").write_text(json.dumps({"world": world, "losses": losses}))
-    return {"rank": rank, "world": world, "losses": losses}
+    return {"rank": rank, "world": world, "losses": losses, "model": model, "tokenizer": tok}

@@ -160,10 +160,25 @@ def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str
     template.write_text(json.dumps(keys))
     if base_gguf is not None and lora_converter() is not None:
         lora = lora_to_gguf(adapter_dir, base_folder, adapter_dir / "adapter.gguf")
+        write_modelfile(adapter_dir / "Modelfile", base_gguf, lora, tok.eos_token)
         add_fine_tune(alias, FineTune(adapter_dir, template, base_gguf, lora))
     else:
         add_fine_tune(alias, FineTune(merged_folder(adapter_dir, tok, base_folder), template))
     return f"local/{alias}"
+
+
+def write_modelfile(path: Path, base_gguf: Path, lora_gguf: Path, stop: str) -> Path:
+    """An Ollama Modelfile for the same model: the base GGUF, the GGUF LoRA on top, the prompt passed as it is (the
+    training format), greedy. `ollama create price-ft -f Modelfile` makes it an Ollama model."""
+    lines = [
+        f"FROM {Path(base_gguf).resolve()}",
+        f"ADAPTER {Path(lora_gguf).resolve()}",
+        'TEMPLATE """{{ .Prompt }}"""',
+        "PARAMETER temperature 0",
+        f"PARAMETER stop {stop}",
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def merged_folder(adapter_dir: Path, tok: Any, base_folder: Path) -> Path:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import shutil
 import warnings
 from dataclasses import dataclass
@@ -168,6 +169,16 @@ def quantization_config(dtype: Any) -> Any:
     )
 
 
+def device_map() -> Any:
+    """Where the base model's layers go: alone, spread over the GPUs ("auto"); as one of N data-parallel processes,
+    a whole copy on this process's own GPU (LOCAL_RANK, set by torchrun and Accelerate); on a CPU, the CPU."""
+    if not torch.cuda.is_available():
+        return {"": "cpu"}
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        return {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    return "auto"
+
+
 def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
     """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else 16-bit with a note."""
     from .assets import fresh_causal_lm
@@ -181,13 +192,13 @@ def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
             kwargs["quantization_config"] = quantization_config(dtype)
             # the layers left in 16 bits get the compute dtype too (transformers 5 would otherwise pick "auto")
             kwargs["dtype"] = dtype
-            kwargs["device_map"] = "auto" if torch.cuda.is_available() else {"": "cpu"}
+            kwargs["device_map"] = device_map()
         else:
             if config.quantize_4bit:
                 print(f"note: {why}; falling back to LoRA on the 16-bit model, which needs more memory")
             kwargs["dtype"] = dtype
             if torch.cuda.is_available():
-                kwargs["device_map"] = "auto"
+                kwargs["device_map"] = device_map()
     model_id = setting("LLMKIT_HF_MODEL", repo) if repo else None  # None: the offline model
     return fresh_causal_lm(model_id, **kwargs)
 
