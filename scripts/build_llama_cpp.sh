@@ -47,7 +47,7 @@ if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   echo "$FLAGS" > "$DIR/CMAKE_ARGS"
   echo "built in $(( $(date +%s) - start ))s" >&2
 fi
-if [ ! -f "$DIR/convert/convert_lora_to_gguf.py" ]; then  # a folder built before the converter was kept
+if [ ! -f "$DIR/convert/convert_lora_to_gguf.py" ] && [ ! -f "$DIR.tmp/$SDIST" ]; then  # built before it was kept
   mkdir -p "$DIR.tmp" && fetch_source
 fi
 if [ -f "$DIR.tmp/$SDIST" ]; then  # week 7's adapter converter, from the same source: its script, models and gguf-py

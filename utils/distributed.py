@@ -98,10 +98,18 @@ def train_data_parallel(
     recorder = _RecordingCollator(trainer.data_collator, {tuple(d["input_ids"]): i for i, d in enumerate(dataset)})
     trainer.data_collator = recorder
     seconds = trainer.train().metrics["train_runtime"]
+    # the data loader reads one batch ahead (to know which is last): keep the batches the steps trained on
+    recorder.seen = recorder.seen[: trainer.state.global_step * config.batch_size]
     out.mkdir(parents=True, exist_ok=True)
     tokens = sum(len(dataset[i]["input_ids"]) for i in recorder.seen)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
-    report = {"seen": recorder.seen, "seconds": seconds, "tokens": tokens, "peak_mb": peak_mb}
+    report = {
+        "seen": recorder.seen,
+        "batch": config.batch_size,
+        "seconds": seconds,
+        "tokens": tokens,
+        "peak_mb": peak_mb,
+    }
     (out / f"rank{rank}.json").write_text(json.dumps(report))
     trainer.save_model(str(out / "adapter"))  # the Trainer writes on the main process only
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
