@@ -191,3 +191,14 @@ def test_document_index_re_embeds_only_what_changed():
     assert index.search("How long do I have to send it back?")[0][0] == "a.md"
     with pytest.raises(BadInputError):
         DocumentIndex().search("anything")
+
+
+@pytest.mark.unit
+def test_the_constant_guess_is_the_answer_right_most_often_per_kind():
+    questions = [
+        {"question": "a", "answers": ["carbon"], "kind": "material"},
+        {"question": "b", "answers": ["carbon"], "kind": "material"},
+        {"question": "c", "answers": ["steel"], "kind": "material"},
+        {"question": "d", "answers": ["matt black", "black"], "kind": "finish"},
+    ]
+    assert chains.best_constant_guess(questions) == {"finish": ("matt black", 1), "material": ("carbon", 2)}

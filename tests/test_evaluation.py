@@ -59,6 +59,17 @@ PARSE_CASES = [  # reply -> price the harness must read (None: no price)
     ("$12.5 million", 12_500_000),
     ("It weighs 5 kg and costs 30", 30),
     ("Price: 12,50 EUR", 12.5),
+    # a currency code beside thousands written with spaces: the whole number, not its first group
+    ("USD 1 299", 1299.0),
+    ("1 299 USD", 1299.0),
+    ("£1 299", 1299.0),
+    # another currency is still the reply's price; GBP is not gigabytes
+    ("It is 45 GBP", 45.0),
+    ("a 64GB phone, $300", 300.0),
+    # a reasoning model's working holds other prices: the stated answer wins
+    ("maybe $30 or $40. Answer: 35 GBP", 35.0),
+    ("I think $40-$50... final answer: $45", 45.0),
+    ("Final answer: $40 to $50", 45.0),
 ]
 
 
@@ -135,3 +146,14 @@ def test_harness_stops_when_a_server_dies_halfway_but_not_for_ordinary_failures(
         ev.evaluate(dies_after_five, items(range(10, 30)), "dies", progress=False)
     rambles = ev.evaluate(lambda it: 1 / 0, items(range(10, 30)), "always raises", progress=False)
     assert rambles.unparseable == 20 and len(rambles.extra["failures"]) == 20  # a bug of one's own: misses, scored
+
+
+def test_the_error_interval_never_falls_below_zero_on_a_few_items():
+    import numpy as np
+
+    from utils.evaluation import mae_interval
+
+    few = np.array([1.0, 2.0, 200.0, 3.0, 1.0])  # one wild miss among five: a normal interval would dip below $0
+    assert few.mean() - 1.96 * few.std(ddof=1) / np.sqrt(len(few)) < 0
+    lo, hi = mae_interval(few)
+    assert few.min() <= lo < few.mean() < hi <= few.max()

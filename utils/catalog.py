@@ -234,6 +234,12 @@ def shortlist(
 CODING_TASK = {"min_context": 128_000, "max_input_price": 1.0}
 
 
+def newest(cat: pd.DataFrame, provider: str, name_has: str) -> pd.Series | None:
+    """A provider's most recently released model whose name holds the words (e.g. "Sonnet"); None when none does."""
+    rows = cat[(cat["provider"] == provider) & cat["name"].str.contains(name_has, case=False, na=False)]
+    return rows.sort_values("release_date").iloc[-1] if len(rows) else None
+
+
 def coding_shortlist(arena: pd.DataFrame, k: int = 3) -> pd.DataFrame:
     """Week 4's shortlist for week 5's task: the k best Arena coding scores among the CODING_TASK models."""
     return shortlist(arena, score="arena_coding", k=k, **CODING_TASK)

@@ -187,6 +187,17 @@ def contains_answer(reply: str, accepted: Sequence[str]) -> bool:
     return any(f" {norm(a)} " in text for a in accepted if norm(a))
 
 
+def best_constant_guess(questions: Sequence[dict[str, Any]]) -> dict[str, tuple[str, int]]:
+    """The chance baseline: for each kind of question, the one answer that is right most often, and how often."""
+    best: dict[str, tuple[str, int]] = {}
+    for kind in sorted({q.get("kind", "") for q in questions}):
+        asked = [q for q in questions if q.get("kind", "") == kind]
+        counts = {a[0]: sum(contains_answer(a[0], q["answers"]) for q in asked) for a in (q["answers"] for q in asked)}
+        answer = max(counts, key=lambda a: (counts[a], a))
+        best[kind] = (answer, counts[answer])
+    return best
+
+
 def ask_all(
     model: str, questions: Sequence[dict[str, Any]], context: str | None = None, max_tokens: int = 24
 ) -> list[dict[str, Any]]:

@@ -22,14 +22,21 @@ HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
 COLOURS = {"hit": "green", "near": "orange", "miss": "red"}
 
-# Numbers as replies write them: 1.299,99 (European), 1,299.00, $1 299 (space-grouped, after a currency sign),
-# 299,99 (a decimal comma), 45 and 45.99.
+# Numbers as replies write them: 1.299,99 (European), 1,299.00, $1 299 and USD 1 299 (space-grouped, beside a
+# currency sign or code), 299,99 (a decimal comma), 45 and 45.99.
+_CURRENCY_BEFORE = "".join(f"|(?<={re.escape(c)})" for c in ("$", "$ ", "€", "€ ", "£", "£ ", "USD ", "EUR ", "GBP "))[
+    1:
+]
+_SPACED = r"\d{1,3}(?:[ \u00a0\u202f]\d{3})+"
 _NUMBER = re.compile(
     r"(\d{1,3}(?:\.\d{3})+,\d{1,2}(?!\d)|\d{1,3}(?:,\d{3})+(?:\.\d+)?"
-    r"|(?:(?<=\$)|(?<=\$ )|(?<=€)|(?<=€ ))\d{1,3}(?:[ \u00a0\u202f]\d{3})+(?![\d.,])|\d+,\d{2}(?!\d)|\d+(?:\.\d+)?)"
+    rf"|(?:{_CURRENCY_BEFORE}){_SPACED}(?![\d.,])|{_SPACED}(?=\s?(?:USD|EUR|GBP|€|£|\$|dollars?)(?!\w))"
+    r"|\d+,\d{2}(?!\d)|\d+(?:\.\d+)?)"
 )
-_MONEY_BEFORE = re.compile(r"(?:\$|US\$|USD|€|EUR|dollars?:?)\s*(-?)\s*$", re.I)
-_MONEY_AFTER = re.compile(r"^\s*(?:USD|EUR|€|\$|dollars?|bucks)(?!\w)", re.I)
+_MONEY_BEFORE = re.compile(r"(?:\$|US\$|USD|€|EUR|£|GBP|dollars?:?)\s*(-?)\s*$", re.I)
+_MONEY_AFTER = re.compile(r"^\s*(?:USD|EUR|GBP|€|£|\$|dollars?|bucks)(?!\w)", re.I)
+# where a reply states its answer after working (a reasoning model's text can hold several prices first)
+_FINAL = re.compile(r"(?:final answer|answer|estimated price|my estimate|so the price)\s*(?:is|:|=|would be)", re.I)
 _MULTIPLIER = [
     (re.compile(r"^\s?(?:[kK]|[Tt]housand)\b"), 1e3),
     (re.compile(r"^\s?(?:M|mn|[Mm]illion)\b"), 1e6),
@@ -50,7 +57,7 @@ def _number_value(text: str, euro: bool) -> float:
 
 _NOT_A_PRICE_BEFORE = re.compile(r"(?:#|\bno\.?|\bmodel|\bitem|\bnumber|\bversion|\bstep|\bsize|\bv)\s*$", re.I)
 _UNIT_AFTER = re.compile(
-    r"^\s*(?:%|x\b|\"|stars?|out of|years?|months?|days?|hours?|pack|pieces?|pcs|items?|units?|ct\b|count|gb|tb|mb|"
+    r"^\s*(?:%|x\b|\"|stars?|out of|years?|months?|days?|hours?|pack|pieces?|pcs|items?|units?|ct\b|count|[gtm]b(?!\w)|"
     r"ghz|mhz|inch|inches|in\b|mm|cm|m\b|kg|g\b|lbs?|oz|mph|w\b|v\b|mah|carat|cylinders?|doors?|miles?|pages?)",
     re.I,
 )
@@ -88,15 +95,18 @@ def _candidates(text: str) -> list[dict[str, Any]]:
 
 
 def parse_price(reply: Any) -> float | None:
-    """The price in a reply: a number marked as money ($45, 45 USD, 45 dollars) first, else the first bare number
-    that is not a rating, count or model number; a range gives its middle. None for refusals, negative prices and
-    replies without a price."""
+    """The price in a reply: after its last stated answer ("final answer: ...") when it has one, a number marked as
+    money ($45, 45 USD, £45, 45 dollars) first, else the first bare number that is not a rating, count or model
+    number; a range gives its middle. None for refusals, negative prices and replies without a price."""
     if reply is None or isinstance(reply, bool):
         return None
     if isinstance(reply, (int, float)):
         return float(reply) if math.isfinite(reply) and reply >= 0 else None
     text = str(reply)
     cands = _candidates(text)
+    stated = [m.end() for m in _FINAL.finditer(text)]
+    if stated and any(c["start"] >= stated[-1] for c in cands):  # the answer stated after the working
+        cands = [c for c in cands if c["start"] >= stated[-1]]
     money = [c for c in cands if c["money"]]
     if money:
         pick = money[0]
@@ -115,6 +125,16 @@ def parse_price(reply: Any) -> float | None:
             if not cands[a]["other"] and not cands[b]["other"]:
                 return (cands[a]["value"] + cands[b]["value"]) / 2
     return pick["value"]
+
+
+def mae_interval(errors: np.ndarray, resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The mean error's 95% interval, bootstrapped (the 2.5th and 97.5th percentiles of the mean over resamples of the
+    items): it stays inside the errors' own range, never below $0 as a normal approximation can on a few items."""
+    if len(errors) < 2:
+        return float("nan"), float("nan")
+    means = np.random.default_rng(seed).choice(errors, size=(resamples, len(errors))).mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(lo), float(hi)
 
 
 def grade(truth: float, guess: float) -> str:
@@ -206,7 +226,7 @@ def score(
     grades = [grade(t, g) if ok else "unparseable" for t, g, ok in zip(truth, guess, parsed)]
     valid = errors[parsed]
     mae = float(valid.mean()) if len(valid) else float("nan")
-    half = 1.96 * float(valid.std(ddof=1)) / math.sqrt(len(valid)) if len(valid) > 1 else float("nan")
+    interval = mae_interval(valid)
     log_gap = np.log1p(np.maximum(guess[parsed], 0)) - np.log1p(truth[parsed])
     rmsle = float(np.sqrt(np.mean(log_gap**2))) if len(valid) else float("nan")
     r2 = float(r2_score(truth[parsed], guess[parsed])) if parsed.sum() > 1 else float("nan")
@@ -216,7 +236,7 @@ def score(
     return Report(
         name,
         mae,
-        (mae - half, mae + half),
+        interval,
         rmsle,
         grades.count("hit") / len(grades),
         r2,

@@ -68,10 +68,12 @@ class ChatPredictor:
     max_tokens: int = 10
     chat_fn: Callable[..., ChatResult] = chat  # a test can pass a scripted function with chat's signature
     calls: list[ChatResult] = field(default_factory=list)
+    schema: dict[str, Any] | None = None  # a JSON schema the reply is asked to follow (chat's `schema`)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __call__(self, item: Item) -> str:
-        result = self.chat_fn(self.model, self.build(item), max_tokens=self.max_tokens, temperature=0.0)
+        extra = {"schema": self.schema} if self.schema else {}
+        result = self.chat_fn(self.model, self.build(item), max_tokens=self.max_tokens, temperature=0.0, **extra)
         with self._lock:
             self.calls.append(result)
         return result.text

@@ -20,7 +20,9 @@ class Sizes:
     few_shot_max_k: int
     train_steps: int
     codegen_max_tokens: int  # offline 600: a correct pi-series translation is about 250 tokens
-    ttft_max_prompt_tokens: int  # offline 2,048: 4,096 costs another ~25 s of prompt reading on 2 cores
+    # the longest haystack of week 4's needle test, whose prompts also time the first token (offline 1,024 of
+    # SmolLM2's 8,192: three depths at 2,048 cost another ~35 s of prompt reading on 2 cores)
+    needle_max_tokens: int
     chain_items: int  # test items for the chain and tool predictors (two calls per item each)
 
 
@@ -37,7 +39,7 @@ SIZES: dict[str, Sizes] = {
         few_shot_max_k=16,
         train_steps=8,
         codegen_max_tokens=600,
-        ttft_max_prompt_tokens=2048,
+        needle_max_tokens=1024,
         chain_items=16,
     ),
     "full": Sizes(
@@ -52,7 +54,7 @@ SIZES: dict[str, Sizes] = {
         few_shot_max_k=64,
         train_steps=1000,
         codegen_max_tokens=2000,
-        ttft_max_prompt_tokens=16_384,
+        needle_max_tokens=131_072,
         chain_items=250,
     ),
 }
@@ -67,6 +69,6 @@ SIZES["rehearsal"] = replace(
     few_shot_max_k=4,
     train_steps=6,
     codegen_max_tokens=300,
-    ttft_max_prompt_tokens=1024,
+    needle_max_tokens=1024,
     chain_items=5,
 )

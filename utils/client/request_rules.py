@@ -32,3 +32,28 @@ def request_params(
     if seed is not None and spec.sends_seed:
         params["seed"] = seed
     return params
+
+
+def response_format(provider: str, backend: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema for the reply, in the form the endpoint takes: OpenAI's `json_schema` (strict), or llama.cpp's
+    own `json_object` with the schema beside it (it compiles the schema to a grammar)."""
+    if provider == "local" and backend == "llama.cpp":
+        return {"type": "json_object", "schema": schema}
+    return {"type": "json_schema", "json_schema": {"name": "reply", "schema": strict_schema(schema), "strict": True}}
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's strict mode asks every object to list all its properties as required and allow no others."""
+    out = dict(schema)
+    if out.get("type") == "object":
+        out["required"] = list(out.get("properties", {}))
+        out["additionalProperties"] = False
+    return out
+
+
+def schema_enforced(provider: str, backend: str) -> bool | None:
+    """Whether the endpoint holds a reply to the schema: True, False (it ignores the schema), or None (it depends
+    on the model behind it)."""
+    if provider == "local":
+        return backend == "llama.cpp"  # transformers serve ignores response_format (it logs so)
+    return PROVIDERS[provider].structured_output

@@ -266,6 +266,10 @@ class _ZooHandler(QuietHandler):
             return self.send(200, empty)
         forward = {k: v for k, v in body.items() if k not in ("max_completion_tokens", "reasoning_effort")}
         forward.update(model=self.zoo.local_model, max_tokens=limit - thinking)
+        schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
+        forward.pop("response_format", None)  # a provider that ignores a schema (Anthropic's layer) answers freely
+        if schema and PROVIDERS[provider].structured_output is not False:  # one that holds to it: llama.cpp's form
+            forward["response_format"] = {"type": "json_object", "schema": schema}
         request = urllib.request.Request(
             self.zoo.target + "/chat/completions", json.dumps(forward).encode(), {"Content-Type": "application/json"}
         )

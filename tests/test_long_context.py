@@ -1,0 +1,54 @@
+"""Week 4's needle in a haystack: the needle lands where it is asked to, lengths respect the window, and a cell is
+found only when the reply holds that cell's code."""
+
+import pytest
+from transformers import AutoTokenizer
+
+from utils import long_context
+from utils.assets import smollm2_folder
+from utils.client.llm import ChatResult
+from utils.errors import BadInputError
+
+pytestmark = pytest.mark.unit
+
+NEEDLE = "The secret code for the lighthouse is 1234."
+
+
+@pytest.fixture(scope="module")
+def filler():
+    tok = AutoTokenizer.from_pretrained(smollm2_folder())
+    text = " ".join(f"Sentence number {i} says nothing much." for i in range(400))
+    return tok, tok(text, add_special_tokens=False)["input_ids"]
+
+
+@pytest.mark.parametrize("depth", [0.0, 0.25, 0.5, 1.0])
+def test_the_needle_is_placed_at_its_depth_on_a_sentence_boundary(filler, depth):
+    tok, ids = filler
+    text = long_context.haystack(ids, tok, 1024, depth, NEEDLE)
+    where = text.index(NEEDLE) / len(text)
+    assert abs(where - depth) < 0.05 and (depth == 0 or text[: text.index(NEEDLE)].endswith(". "))
+    assert text.replace(NEEDLE + " ", "") == tok.decode(ids[:1024])  # nothing else changed
+
+
+def test_lengths_stay_inside_the_profile_and_the_window():
+    assert long_context.haystack_lengths("local/smollm2", 1024) == [256, 512, 1024]
+    assert long_context.haystack_lengths("local/smollm2", 131_072)[-1] == 2048  # 8,192 leaves no room
+    assert long_context.haystack_lengths("openai/gpt-5-mini", 131_072)[-1] == 131_072  # a 400k window
+    with pytest.raises(BadInputError, match="fewer than"):
+        long_context.haystack([1, 2, 3], None, 10, 0.5, NEEDLE)
+
+
+def test_a_cell_is_found_only_when_the_reply_holds_its_own_code(filler, monkeypatch):
+    """A model that reads only the first third of its context: the grid finds the needles there, misses the rest."""
+    tok, ids = filler
+
+    def first_half_reader(model, prompt, **kwargs):
+        context = prompt.split("\n", 1)[1]
+        seen = context[: len(context) // 3]
+        code = seen.split("lighthouse is ")[1][:4] if "lighthouse is " in seen else "none"
+        return ChatResult(f"It is {code}.", model, 10, 3, 0.01 * len(prompt) / 1000, 0.02, 0.0)
+
+    monkeypatch.setattr(long_context, "chat", first_half_reader)
+    grid = long_context.needle_grid("local/smollm2", ids, tok, [256, 1024], [0.0, 0.5, 1.0], progress=False)
+    assert list(grid["found"]) == [True, False, False, True, False, False]  # found at 0% only
+    assert grid.loc[grid["tokens"] == 1024, "ttft_s"].min() > grid.loc[grid["tokens"] == 256, "ttft_s"].max()
