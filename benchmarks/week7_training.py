@@ -220,12 +220,11 @@ def processes_table(quick: bool) -> list[dict]:
     """Measured: 1 and 2 processes on this machine, the same global batch; each row from the processes' own reports."""
     import json
     import os
-    import subprocess
     import tempfile
     from pathlib import Path
 
     from utils.assets import smollm2_folder
-    from utils.distributed import launch_command
+    from utils.distributed import run_processes
     from utils.standins.rehearsal import build_tiny_llama
 
     root = Path(tempfile.mkdtemp(prefix="llmkit-ddp-bench-"))
@@ -235,9 +234,7 @@ def processes_table(quick: bool) -> list[dict]:
     rows, first = [], None
     for n in (1, 2):
         out = root / f"out{n}"
-        cmd = launch_command(root / "worker.py", n, str(model), str(out), str(steps), str(batch))
-        env = {**os.environ, "TQDM_DISABLE": "1"}
-        subprocess.run(cmd, env=env, check=True, capture_output=True, text=True, timeout=900)
+        run_processes(root / "worker.py", n, str(model), str(out), str(steps), str(batch))
         ranks = [json.loads((out / f"rank{r}.json").read_text()) for r in range(n)]
         losses = json.loads((out / "losses.json").read_text())["losses"]
         first = first or losses
