@@ -21,6 +21,7 @@ import urllib.request
 from typing import Any
 
 from ..client.providers import PROVIDERS, catalog_model_ids, models_dev_entry
+from ..client.request_rules import response_format
 from ..errors import BadInputError
 from .loopback import LoopbackServer, QuietHandler
 
@@ -269,7 +270,7 @@ class _ZooHandler(QuietHandler):
         schema = (body.get("response_format") or {}).get("json_schema", {}).get("schema")
         forward.pop("response_format", None)  # a provider that ignores a schema (Anthropic's layer) answers freely
         if schema and PROVIDERS[provider].structured_output is not False:  # one that holds to it: llama.cpp's form
-            forward["response_format"] = {"type": "json_object", "schema": schema}
+            forward["response_format"] = response_format("local", "llama.cpp", schema)
         request = urllib.request.Request(
             self.zoo.target + "/chat/completions", json.dumps(forward).encode(), {"Content-Type": "application/json"}
         )
