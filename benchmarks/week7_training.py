@@ -28,7 +28,7 @@ from utils import finetune as ft
 from utils.catalog import model_facts, model_params_b
 from utils.hardware import current_gpu, native_bf16, peak_memory_gb, reset_peak_memory
 from utils.prices import load_price_data
-from utils.training_plan import COURSE_TRAIN_ITEMS, ITEM_TOKENS
+from utils.training_plan import COURSE_TRAIN_ITEMS, ITEM_TOKENS, node_plans
 
 LIMIT_GB = 4.0
 # What data/model_facts.csv does not hold of each architecture, from the model's published config.json; its layers
@@ -207,13 +207,6 @@ items = load_price_data(setup(quiet=True)).train[: steps * batch]
 config = FineTuneConfig(dropout=0.0, max_steps=steps, logging_steps=1, save_steps=10_000, warmup_steps=0)
 train_data_parallel(sys.argv[1], items, config, batch, sys.argv[2])
 """
-NODES = [  # (GPUs, model id in data/model_facts.csv): a Kaggle pair, a lab's L4s, an H100 node, a 70B base
-    ("T4", 2, "meta-llama/Llama-3.1-8B"),
-    ("L4", 4, "meta-llama/Llama-3.1-8B"),
-    ("H100 80GB", 8, "meta-llama/Llama-3.1-8B"),
-    ("H100 80GB", 8, "meta-llama/Llama-3.1-70B"),
-    ("L4", 2, "meta-llama/Llama-3.1-70B"),
-]
 
 
 def processes_table(quick: bool) -> list[dict]:
@@ -256,29 +249,6 @@ def processes_table(quick: bool) -> list[dict]:
     return rows
 
 
-def plans_table() -> list[dict]:
-    """Planned (no training): the strategy and memory per GPU for each node in NODES."""
-    from utils.hardware import GPUS
-    from utils.training_plan import plan_cluster
-
-    rows = []
-    for gpu, n, model_id in NODES:
-        facts = model_facts().set_index("model").loc[model_id]
-        plan = plan_cluster(GPUS[gpu], n, float(facts["params_b"]), int(facts["layers"]))
-        rows.append(
-            {
-                "node": f"{n} x {gpu}",
-                "model": facts["name"],
-                "strategy": plan.strategy,
-                "mode": plan.per_device.mode,
-                "batch per GPU x accumulation": f"{plan.per_device.batch_size} x {plan.per_device.grad_accum}",
-                "GB per GPU (estimate)": round(plan.memory_gb_per_gpu, 1),
-                "CPU offload": plan.cpu_offload,
-            }
-        )
-    return rows
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", action="store_true", help="random-weight models of named shapes")
@@ -297,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
         print("estimate is fitted to one H100 run of Llama 3.1 8B at 16 x 182 tokens (benchmarks/README.md); peft")
         print("reports 70B QLoRA with FSDP and CPU offload on 2 x 24 GB at 19.6 GB per GPU (peft docs,")
         print("accelerate/fsdp.md, v0.21.2).")
-        print(pd.DataFrame(plans_table()).to_string(index=False))
+        print(node_plans().to_string(index=False))
         return 0
     if args.logits:
         import pandas as pd

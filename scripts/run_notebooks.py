@@ -67,6 +67,27 @@ def save_figures(nb: nbformat.NotebookNode, folder: Path, stem: str) -> tuple[in
     return count, blank
 
 
+CARRIAGE_RETURN = re.compile(r".*\r(?=[^\n])")  # a line's text up to a \r that a later frame overwrites
+
+
+def final_frames(nb: nbformat.NotebookNode) -> None:
+    """Each cell's consecutive stream outputs merged and their carriage returns applied, as a terminal would show
+    them: a text progress bar is saved as its last frame (its final count), not as every frame it drew."""
+    for cell in nb.cells:
+        merged: list = []
+        for output in cell.get("outputs", []):
+            last = merged[-1] if merged else None
+            if last and output.output_type == last.output_type == "stream" and output.name == last.name:
+                last.text += output.text
+            else:
+                merged.append(output)
+        for output in merged:
+            if output.output_type == "stream" and "\r" in output.text:
+                output.text = CARRIAGE_RETURN.sub("", output.text)
+        if cell.cell_type == "code":
+            cell.outputs = merged
+
+
 def relative(path: Path) -> Path:
     """A notebook's name as shown: relative to the repo when inside it."""
     return path.relative_to(ROOT) if path.is_relative_to(ROOT) else Path(path.name)
@@ -118,6 +139,7 @@ def run(path: Path, out_dir: Path, timeout_s: int = 1200) -> tuple[bool, float, 
     seconds = time.perf_counter() - start
     out = out_dir / relative(path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    final_frames(nb)
     nbformat.write(nb, out)
     figures, blank = save_figures(nb, out_dir / "figures", relative(path).with_suffix("").as_posix().replace("/", "-"))
     if ok and blank:  # MPLBACKEND=Agg, a missing plt.show() in a loop, a figure closed too early: the student sees none
@@ -212,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir = ROOT / (args.out or ("build/rehearsal" if args.rehearse else "build"))
     # a kernel shows figures inline only when MPLBACKEND is unset (the tests set Agg for their own process)
     os.environ.pop("MPLBACKEND", None)
+    # no browser keeps a widget alive here: text progress bars, updated every 2 s, save their final counts
+    os.environ.update(LLMKIT_TEXT_PROGRESS="1", TQDM_MININTERVAL="2")
     if args.rehearse:
         os.environ.update(rehearsal_environment())
     notebooks = [Path(p).resolve() for p in args.notebooks] or sorted(ROOT.glob("week*/*.ipynb"))

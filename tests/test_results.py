@@ -157,4 +157,5 @@ def test_the_approaches_chart_names_unparseable_replies(tmp_path):
     table = results.record(ev.score("steady", [10, 20, 30], [12, 18, 33]), "baseline", "offline", path=path)
     ax = results.plot_results(table)
     labels = sorted(t.get_text() for t in ax.texts)
-    assert labels == [" $0, 2 of 3 unparseable", " $2"]
+    assert labels == [" $0, priced 1 of 3: not compared", " $2"]  # 1 of 3 is under 90%: grey, and last
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["chatty", "steady"]  # barh: the first row is the bottom

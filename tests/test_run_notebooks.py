@@ -117,3 +117,18 @@ def test_one_sigterm_ends_a_cell_that_ignores_its_interrupt(write_notebook, tmp_
     assert "stopped by the user" in (tmp_path / "build" / "SUMMARY.md").read_text()
     kept = nbformat.read(tmp_path / "build" / "a_stuck.ipynb", as_version=4)
     assert "first cell ran" in kept.cells[0].outputs[0]["text"]
+
+
+def test_progress_bars_are_saved_with_their_final_count(write_notebook, tmp_path, monkeypatch):
+    """A bar drawn as a widget would be saved as its first frame ('0/5'): the executed copy holds text, last frame."""
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    for name in ("LLMKIT_TEXT_PROGRESS", "TQDM_MININTERVAL"):  # main() sets them: restored after this test
+        monkeypatch.setenv(name, "")
+    bar = write_notebook(
+        tmp_path / "bar.ipynb",
+        "import utils\nfrom tqdm.auto import tqdm\nfor _ in tqdm(range(5), desc='work'):\n    pass",
+    )
+    assert run_notebooks.main(["--out", str(tmp_path / "build"), str(bar)]) == 0
+    outputs = nbformat.read(tmp_path / "build" / "bar.ipynb", as_version=4).cells[0].outputs
+    assert [o.output_type for o in outputs] == ["stream"]  # no widget
+    assert outputs[0].text.startswith("work: 100%") and "5/5" in outputs[0].text and "0/5" not in outputs[0].text

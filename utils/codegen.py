@@ -6,6 +6,7 @@ import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from textwrap import shorten
 from typing import Any, Callable
 
 from .errors import BadInputError, LLMKitError
@@ -289,7 +290,7 @@ def results_row(ref: Reference, conv: Conversion) -> dict[str, Any]:
     return {
         "program": conv.program,
         "model": conv.model,
-        "rounds": len(conv.attempts),
+        "attempts": len(conv.attempts),  # the first answer and each repair
         "compiled": conv.compiled,
         "correct": conv.correct,
         "python_median_s": ref.timing.median if ref.timing else None,
@@ -298,7 +299,7 @@ def results_row(ref: Reference, conv: Conversion) -> dict[str, Any]:
         "speedup_at_least": bool(conv.cpp_timing and conv.cpp_timing.at_resolution),
         "tokens": sum(a.tokens for a in conv.attempts),
         "cost_usd": sum(costs) if costs else None,
-        "last_problem": (conv.attempts[-1].problem.splitlines() or [""])[0][:80] if conv.attempts else "",
+        "last_problem": shorten((conv.attempts[-1].problem.splitlines() or [""])[0], 100) if conv.attempts else "",
     }
 
 

@@ -21,6 +21,11 @@ from .paths import cache_dir
 HIT_DOLLARS, HIT_FRACTION = 40.0, 0.20  # the course's green: within $40 or 20%
 NEAR_DOLLARS, NEAR_FRACTION = 80.0, 0.40  # orange: within $80 or 40%; red beyond
 COLOURS = {"hit": "green", "near": "orange", "miss": "red"}
+GRADE_RULES = {  # what each colour means, for legends
+    "hit": f"within ${HIT_DOLLARS:.0f} or {HIT_FRACTION:.0%}",
+    "near": f"within ${NEAR_DOLLARS:.0f} or {NEAR_FRACTION:.0%}",
+    "miss": "further off",
+}
 
 # Numbers as replies write them: 1.299,99 (European), 1,299.00, $1 299 and USD 1 299 (space-grouped, beside a
 # currency sign or code), 299,99 (a decimal comma), 45 and 45.99.
@@ -189,7 +194,14 @@ class Report:
         t = self.table[self.table["parsed"]]
         for grade_name, colour in COLOURS.items():
             part = t[t["grade"] == grade_name]
-            ax.scatter(part["truth"], part["guess"], color=colour, s=14, alpha=0.8, label=f"{grade_name} ({len(part)})")
+            ax.scatter(
+                part["truth"],
+                part["guess"],
+                color=colour,
+                s=14,
+                alpha=0.8,
+                label=f"{grade_name}: {GRADE_RULES[grade_name]} ({len(part)})",
+            )
         top = max(self.table["truth"].max(), t["guess"].max() if len(t) else 0) * 1.05
         ax.plot([0, top], [0, top], color="steelblue", lw=1, label="y = x (perfect)")
         ax.set(
@@ -323,7 +335,7 @@ def evaluate(
         try:
             with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
                 work = pool.map(safe, enumerate(items))
-                guesses = list(tqdm(work, total=len(items), desc=name, disable=not progress, leave=False))
+                guesses = list(tqdm(work, total=len(items), desc=name, disable=not progress))
             stop.check(name, len(failures) + stop.ok + len(saved.earlier), len(items))
         except BaseException:  # stopped (the budget, a dead server, Ctrl-C): keep what was priced
             saved.write(time.perf_counter() - start)
@@ -345,7 +357,7 @@ def _in_batches(
 
     size = getattr(predictor, "batch_size", 16)
     guesses: list[float | None] = []
-    for i in tqdm(range(0, len(items), size), desc=name, disable=not progress, leave=False):
+    for i in tqdm(range(0, len(items), size), desc=name, disable=not progress):
         chunk = list(items[i : i + size])
         try:
             guesses += [parse_price(r) for r in predictor.predict_batch(chunk)]

@@ -67,7 +67,7 @@ def needle_grid(
     rng = random.Random(seed)
     rows = []
     cells = [(n, d) for n in lengths for d in depths]
-    for i, (length, depth) in enumerate(tqdm(cells, desc="needle", disable=not progress, leave=False)):
+    for i, (length, depth) in enumerate(tqdm(cells, desc="needle", disable=not progress)):
         code = str(rng.randrange(1000, 10000))
         context = haystack(filler_ids, tok, length, depth, NEEDLE.format(code=code))
         prompt = f"Document {i}:\n{context}\n\n{QUESTION}"

@@ -9,7 +9,7 @@ from typing import Any, Callable, Sequence
 
 from .client.costs import cost_usd
 from .client.llm import ChatResult, chat
-from .client.providers import PROVIDERS
+from .client.providers import PROVIDERS, split_model
 from .errors import BadInputError, ContextTooLongError
 from .prices import Item
 
@@ -97,6 +97,12 @@ def usage_per_item(calls: Sequence[Sequence[ChatResult]], price_model: str) -> d
         "calls": mean(len(group) for group in calls),
         "cost_per_1k": None if None in costs else sum(costs) / len(calls) * 1000,
     }
+
+
+def api_dollars_per_1k(predictor: Any, model: str) -> float | None:
+    """What 1,000 items cost at the model's own API prices, for the decision table; None for a local model, whose
+    cost there is its measured machine time (one pricing rule per row: what that model would really cost)."""
+    return None if split_model(model)[0] == "local" else predictor.stats(model)["cost_per_1k"]
 
 
 def nearest_neighbour_predictor(store: Any, train: Sequence[Item], k: int = 1) -> Callable[[Item], float]:

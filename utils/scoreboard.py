@@ -110,22 +110,31 @@ def read_approaches(path: Any = None, profile: str | None = None) -> pd.DataFram
 
 
 def plot_results(table: pd.DataFrame, ax: Any = None) -> Any:
-    """Every approach's error as a sorted horizontal bar chart, coloured by family, each bar saying how many replies
-    did not parse (their error is over the rest)."""
+    """Every approach's error as a horizontal bar chart in the decision table's order (best first; those that priced
+    under MIN_ANSWERED of their items last and grey), each bar saying how many replies did not parse."""
     import matplotlib.pyplot as plt
 
-    t = table.sort_values("mae", ascending=False)
-    ax = ax or plt.subplots(figsize=(7, 0.35 * len(t) + 1))[1]
+    t = table.assign(share=priced_share(table))
+    t = t.assign(compared=t["share"] >= MIN_ANSWERED).sort_values(["compared", "mae"], ascending=[False, True])
+    t = t.iloc[::-1]  # barh draws the first row at the bottom: the best goes on top
+    ax = ax or plt.subplots(figsize=(8, 0.35 * len(t) + 1.2))[1]
     families = list(dict.fromkeys(t["family"]))
     palette = dict(zip(families, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-    ax.barh(t["approach"], t["mae"], color=[palette[f] for f in t["family"]])
+    colours = [palette[f] if c else "lightgrey" for f, c in zip(t["family"], t["compared"])]
+    ax.barh(t["approach"], t["mae"], color=colours, edgecolor=[palette[f] for f in t["family"]])
     for y, r in enumerate(t.itertuples()):
-        missed = f", {r.unparseable:.0f} of {r.n:.0f} unparseable" if r.unparseable else ""
-        ax.text(r.mae, y, f" ${r.mae:,.0f}{missed}", va="center", fontsize=8)
+        if not r.compared:
+            note = f", priced {r.n - r.unparseable:.0f} of {r.n:.0f}: not compared"
+        else:
+            note = f", {r.unparseable:.0f} of {r.n:.0f} unparseable" if r.unparseable else ""
+        ax.text(r.mae, y, f" ${r.mae:,.0f}{note}", va="center", fontsize=8)
+    ax.set_xlim(0, t["mae"].max() * 1.6)  # room for the longest label
     ax.set_xlabel("mean absolute error on priced replies ($, lower is better)")
-    ax.set_title("Every approach recorded so far")
+    ax.set_title(f"Every approach recorded so far, best first (grey: priced under {MIN_ANSWERED:.0%} of items)")
     handles = [plt.Rectangle((0, 0), 1, 1, color=palette[f]) for f in families]
-    ax.legend(handles, families, loc="lower right", fontsize=8)
+    ax.legend(
+        handles, families, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, title="family", title_fontsize=8
+    )  # beside the bars: it never hides a label
     return ax
 
 
@@ -176,14 +185,26 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
     return table[cols].sort_values(["compared", "mae"], ascending=[False, True]).reset_index(drop=True)
 
 
+def dodged(x: pd.Series, y: pd.Series, decades: float = 0.06) -> pd.Series:
+    """x nudged right on a log axis, by `decades` for each earlier point it would sit on (within that distance in x
+    and 3% of the y range), so that points and error bars drawn at the same place stay apart."""
+    out, span = x.astype(float).copy(), max(float(y.max() - y.min()), 1e-9)
+    for n, i in enumerate(x.index):
+        for j in x.index[:n]:
+            if abs(np.log10(out[i] / out[j])) < decades and abs(y[i] - y[j]) < 0.03 * span:
+                out[i] *= 10**decades
+    return out
+
+
 def plot_decision(table: pd.DataFrame, x: str, xlabel: str, title: str, ax: Any = None) -> Any:
     """Error (with its 95% interval) of every approach of a decision_table against a cost column, on a log axis.
     Points carry the table's row numbers (the table is shown beside the plot) so that close points stay readable;
-    approaches that priced too few items to compare are hollow and grey."""
+    points that would coincide are nudged apart (`dodged`); approaches that priced too few items to compare are
+    hollow and grey."""
     import matplotlib.pyplot as plt
 
     ax = ax or plt.subplots(figsize=(11, 5.5))[1]
-    shown = table.assign(x=table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4))
+    shown = table.assign(x=dodged(table[x] + (1e-6 if x == "dollars_per_1k" else 1e-4), table["mae"]))
     for fam, grp in shown[shown["compared"]].groupby("family"):
         interval = [(grp["mae"] - grp["mae_lo"]).to_numpy(), (grp["mae_hi"] - grp["mae"]).to_numpy()]
         ax.errorbar(grp["x"].to_numpy(), grp["mae"].to_numpy(), yerr=interval, fmt="o", capsize=3, label=fam)

@@ -29,6 +29,8 @@ SETTINGS = {  # name -> what it does (README's settings table is this table: tes
     "LLMKIT_FRESH_REPLIES": "`1`: pay for every request again, instead of answering a request already paid for "
     "(temperature 0, not streamed) from its reply kept in `replies/` beside the results table",
     "LLMKIT_SANDBOX": "`limits`: week 5 without bubblewrap (resource limits only)",
+    "LLMKIT_TEXT_PROGRESS": "`1`: progress bars as text, not widgets (set by `scripts/run_notebooks.py`, so an "
+    "executed copy keeps each bar's final count)",
     "LLMKIT_REHEARSAL": "set by the rehearsal (the full profile against local stand-ins), never by hand",
     "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (`LLMKIT_OPENAI_BASE_URL`, ...)",
     "LLMKIT_REPO": "the repository a notebook's first cell clones in Colab (default: `pyproject.toml`'s address)",

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import BadInputError
 from .hardware import BYTES_PER_WEIGHT, GPU, USABLE_MEMORY
 
@@ -193,3 +195,35 @@ def write_accelerate_config(plan: ClusterPlan, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(plan.accelerate_config(), sort_keys=False))
     return path
+
+
+NODES = [  # (GPU in hardware.GPUS, how many, model id in data/model_facts.csv): a Kaggle pair, a lab's L4s, H100s, 70B
+    ("T4", 2, "meta-llama/Llama-3.1-8B"),
+    ("L4", 4, "meta-llama/Llama-3.1-8B"),
+    ("H100 80GB", 8, "meta-llama/Llama-3.1-8B"),
+    ("H100 80GB", 8, "meta-llama/Llama-3.1-70B"),
+    ("L4", 2, "meta-llama/Llama-3.1-70B"),
+]
+
+
+def node_plans(nodes: list[tuple[str, int, str]] = NODES) -> pd.DataFrame:
+    """Planned, not trained: the strategy and memory per GPU of plan_cluster for each (GPU, count, model) node."""
+    from .catalog import model_facts
+    from .hardware import GPUS
+
+    facts, rows = model_facts().set_index("model"), []
+    for gpu, n, model_id in nodes:
+        fact = facts.loc[model_id]
+        plan = plan_cluster(GPUS[gpu], n, float(fact["params_b"]), int(fact["layers"]))
+        rows.append(
+            {
+                "node": f"{n} x {gpu}",
+                "model": fact["name"],
+                "strategy": plan.strategy,
+                "mode": plan.per_device.mode,
+                "batch per GPU x accumulation": f"{plan.per_device.batch_size} x {plan.per_device.grad_accum}",
+                "GB per GPU (estimate)": round(plan.memory_gb_per_gpu, 1),
+                "CPU offload": plan.cpu_offload,
+            }
+        )
+    return pd.DataFrame(rows)
