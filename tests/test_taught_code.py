@@ -178,15 +178,19 @@ def _recording(replies):
 def test_week6_chain_sends_what_the_chain_predictor_sends():
     from utils import chains
     from utils.client.llm import ChatResult
+    from utils.prompting import RecordedPredictor
 
     cell, item = taught(WEEK6_03), _items(1)[0]
     for facts in ("maker: Kestrel; 1.7 litre", ""):  # facts, or none (the title goes on instead)
         replies = [ChatResult(facts, "m", 50, 5, 0.1, 0.1, None), ChatResult("$31", "m", 20, 2, 0.1, 0.1, None)]
         cell.globals["chat"], ours = _recording(replies)
-        assert cell.chain(item, "local/m") == (facts, "$31")
+        recorded = RecordedPredictor("local/smollm2", lambda i: cell.chain(i, "local/smollm2"))
+        assert recorded(item) == "$31" and [c.text for c in recorded.log[0][1]] == [facts, "$31"]
         kits_chat, kits = _recording(replies)
-        assert chains.ChainPredictor("local/m", chat_fn=kits_chat)(item) == "$31"
+        kit = chains.ChainPredictor("local/smollm2", chat_fn=kits_chat)
+        assert kit(item) == "$31"
         assert ours == kits
+        assert recorded.stats() == kit.stats()  # the same tokens, seconds and dollars per item
 
 
 @pytest.mark.unit
@@ -244,3 +248,21 @@ def test_week7_lora_parameter_count_is_what_peft_trains(tiny_llama):
     expected = cell.lora_parameters(model, 4, targets)
     peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=list(targets), task_type="CAUSAL_LM"))
     assert expected == sum(p.numel() for p in peft_model.parameters() if p.requires_grad) > 0
+
+
+@pytest.mark.unit
+def test_a_check_prints_its_sentence_or_stops_the_run_naming_it(monkeypatch, capsys):
+    from utils.checks import check
+
+    monkeypatch.delenv("LLMKIT_REHEARSAL", raising=False)
+    check(True, "the loss fell")
+    assert capsys.readouterr().out == "✓ the loss fell\n"
+    with pytest.raises(AssertionError, match="does not support the claim: the loss fell"):
+        check(False, "the loss fell")
+    with pytest.raises(AssertionError):
+        check(False, "the loss fell", about_model_quality=True)  # asserted outside the rehearsal
+    monkeypatch.setenv("LLMKIT_REHEARSAL", "1")
+    check(False, "the loss fell", about_model_quality=True)
+    assert "not checked in the rehearsal" in capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        check(False, "the table has its rows")  # a claim about the code, not a model: checked in the rehearsal too

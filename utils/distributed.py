@@ -1,5 +1,6 @@
 """Week 7 on several processes: one LoRA training function that runs alone or as one of N data-parallel processes
-(`torchrun`, `accelerate launch`, Accelerate's `notebook_launcher`); rank 0 alone reports and saves."""
+(`torchrun`, `accelerate launch`, or Accelerate's `notebook_launcher` through `launch.launch_in_notebook`); rank 0
+alone reports and saves."""
 
 from __future__ import annotations
 

@@ -83,6 +83,27 @@ class ChatPredictor:
         return usage_per_item([[c] for c in self.calls], priced_as or self.model)
 
 
+@dataclass
+class RecordedPredictor:
+    """A function item -> (reply, the calls it made) as the harness's predictor, keeping each item's calls: a chain
+    written in a notebook cell gets the same tokens, seconds and dollars as the kit's own predictors."""
+
+    model: str
+    steps: Callable[[Item], tuple[str, list[ChatResult]]]
+    log: list[tuple[Item, list[ChatResult]]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __call__(self, item: Item) -> str:
+        reply, calls = self.steps(item)
+        with self._lock:
+            self.log.append((item, calls))
+        return reply
+
+    def stats(self, priced_as: str | None = None) -> dict[str, float]:
+        """Tokens, seconds and dollars per item (its calls together)."""
+        return usage_per_item([calls for _, calls in self.log], priced_as or self.model)
+
+
 def usage_per_item(calls: Sequence[Sequence[ChatResult]], price_model: str) -> dict[str, Any]:
     """Mean tokens in/out, seconds and calls per item (an item's calls summed), and dollars per 1,000 items."""
     if not calls:

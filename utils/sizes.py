@@ -19,11 +19,13 @@ class Sizes:
     humaneval_problems: int
     few_shot_max_k: int
     train_steps: int
-    codegen_max_tokens: int  # offline 600: a correct pi-series translation is about 250 tokens
+    codegen_max_tokens: int  # offline 400: a correct pi-series translation is about 250 tokens
     # the longest haystack of week 4's needle test, whose prompts also time the first token (offline 1,024 of
     # SmolLM2's 8,192: three depths at 2,048 cost another ~35 s of prompt reading on 2 cores)
     needle_max_tokens: int
     chain_items: int  # test items for the chain and tool predictors (two calls per item each)
+    # week 7's style experiment: questions its LoRA learns from, held-out questions asked three ways, LoRA steps
+    style_items: tuple[int, int, int]
 
 
 SIZES: dict[str, Sizes] = {
@@ -38,9 +40,10 @@ SIZES: dict[str, Sizes] = {
         humaneval_problems=3,
         few_shot_max_k=16,
         train_steps=8,
-        codegen_max_tokens=600,
+        codegen_max_tokens=400,
         needle_max_tokens=1024,
         chain_items=16,
+        style_items=(24, 12, 8),
     ),
     "full": Sizes(
         price_train_items=8000,
@@ -56,6 +59,7 @@ SIZES: dict[str, Sizes] = {
         codegen_max_tokens=2000,
         needle_max_tokens=131_072,
         chain_items=250,
+        style_items=(64, 50, 16),
     ),
 }
 # The full-profile rehearsal (standins/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
@@ -71,4 +75,5 @@ SIZES["rehearsal"] = replace(
     codegen_max_tokens=300,
     needle_max_tokens=1024,
     chain_items=5,
+    style_items=(8, 4, 2),
 )

@@ -14,7 +14,7 @@ from typing import Any, Callable
 from ..errors import BadInputError, RateLimitedError, ServerUnreachableError
 from . import local_server as local
 from . import replies, spend
-from .costs import cost_usd
+from .costs import cost_usd, dollars
 from .endpoints import client_for
 from .error_sentences import explain_error
 from .providers import PROVIDERS, split_model
@@ -46,7 +46,12 @@ class ChatResult:
 
     def summary(self) -> str:
         """One line of numbers for a notebook."""
-        cost = "unpriced" if self.cost_usd is None else f"${self.cost_usd:.6f}"
+        if self.cost_usd is None:
+            cost = "unpriced"
+        elif self.cost_usd == 0 and self.model.startswith("local/"):
+            cost = "free (a model on this machine)"
+        else:
+            cost = dollars(self.cost_usd)
         if self.reused:
             cost += " when first paid (this time answered from the kept reply, free)"
         n_in = "input not reported" if self.input_tokens is None else f"{self.input_tokens} in"

@@ -1,0 +1,44 @@
+"""Week 4's measured tokenizer rationale: two encodings of a price, each a proper distribution over prices."""
+
+import numpy as np
+import pytest
+import torch
+
+from utils import price_tokens as pt
+from utils.errors import BadInputError
+
+pytestmark = pytest.mark.unit
+
+ALL = torch.arange(1000)
+
+
+def test_digit_targets_end_each_price_and_pad_after():
+    assert pt.digit_targets(torch.tensor([7, 45, 999])).tolist() == [
+        [7, pt.END, -100, -100],
+        [4, 5, pt.END, -100],
+        [9, 9, 9, pt.END],
+    ]
+    with pytest.raises(BadInputError):
+        pt.whole_dollars([1000.2])
+
+
+@pytest.mark.parametrize("build", [pt.OneToken, pt.Digits])
+def test_each_encoding_is_a_distribution_over_prices_so_their_nats_compare(build):
+    """The loss of a price is -ln p(price) in both: p summed over 0-999 is 1 for one token; for digits at most 1 (a
+    leading zero or a fourth digit is a path to no price 0-999), never more."""
+    torch.manual_seed(0)
+    model = build(8)
+    x = torch.randn(1, 8).expand(1000, 8)
+    with torch.no_grad():
+        total = model.log_prob(x, ALL).exp().sum().item()
+    assert total == pytest.approx(1.0, abs=1e-4) if build is pt.OneToken else 0.05 < total <= 1.0 + 1e-6
+
+
+def test_both_learn_a_price_that_the_description_decides():
+    """Two kinds of item at $12 and $480: after training, each encoding writes the right price for each."""
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(1, 0.1, (40, 8)), rng.normal(-1, 0.1, (40, 8))]).astype("float32")
+    prices = [12.0] * 40 + [480.0] * 40
+    runs = pt.compare_encodings(x, prices, x[::4], prices[::4], x[1::4], prices[1::4], seeds=(0,))
+    assert (runs["test error ($)"] == 0).all() and (runs["test loss per price (nats)"] < 0.5).all()
+    assert runs.set_index("encoding")["predictions per price"].tolist() == [1, 3.5]  # "12" + END, "480" + END
