@@ -19,12 +19,14 @@ PINNED="$(sed -n 's/^llama-cpp-python[^=]*==\([^ #]*\).*/\1/p' "$(dirname "$0")/
 VERSION="${LLAMA_CPP_VERSION:-$PINNED}"
 PYTHON="${PYTHON:-python3}"
 ARCH="$(uname -m)"
-COMMON="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF"
+# LLAVA_BUILD=OFF: llama.cpp's multimodal library (tools/mtmd: 54 of the build's ~260 C/C++ files), which
+# llama-cpp-python imports only for image chat formats the kit never uses, is not compiled.
+COMMON="-DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAVA_BUILD=OFF"
 case "$ARCH:$VARIANT" in
   x86_64:portable) FLAGS="$COMMON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
   x86_64:avx512) FLAGS="$COMMON -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" ;;
   *:portable) FLAGS="$COMMON" ;;
-  *:native) FLAGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF" ;;
+  *:native) FLAGS="-DGGML_NATIVE=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAVA_BUILD=OFF" ;;
   *) echo "unknown llama.cpp build variant '$VARIANT' for $ARCH: use portable, avx512 (x86_64) or native" >&2; exit 2 ;;
 esac
 ROOT="${LLMKIT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/llm-engineering-kit/wheels}"

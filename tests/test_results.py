@@ -1,5 +1,6 @@
 """The approaches table weeks 6 and 7 share, and the decision read off it."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -159,3 +160,11 @@ def test_the_approaches_chart_names_unparseable_replies(tmp_path):
     labels = sorted(t.get_text() for t in ax.texts)
     assert labels == [" $0, priced 1 of 3: not compared", " $2"]  # 1 of 3 is under 90%: grey, and last
     assert [t.get_text() for t in ax.get_yticklabels()] == ["chatty", "steady"]  # barh: the first row is the bottom
+
+
+def test_points_that_would_coincide_are_nudged_apart_and_no_others():
+    x = pd.Series([2.4e-4, 2.41e-4, 2.4e-4, 1e-5])
+    y = pd.Series([106.0, 110.0, 360.0, 263.0])  # the second sits on the first; the third is far above both
+    out = results.dodged(x, y)
+    assert np.log10(out[1] / out[0]) >= 0.06 - 1e-9  # apart on the log axis
+    assert out[0] == x[0] and out[2] == x[2] and out[3] == x[3]

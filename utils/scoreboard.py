@@ -187,11 +187,11 @@ def decision_table(results: pd.DataFrame) -> pd.DataFrame:
 
 def dodged(x: pd.Series, y: pd.Series, decades: float = 0.06) -> pd.Series:
     """x nudged right on a log axis, by `decades` for each earlier point it would sit on (within that distance in x
-    and 3% of the y range), so that points and error bars drawn at the same place stay apart."""
+    and a quarter of the y range, where their error bars would overlap), so that points and bars stay apart."""
     out, span = x.astype(float).copy(), max(float(y.max() - y.min()), 1e-9)
     for n, i in enumerate(x.index):
         for j in x.index[:n]:
-            if abs(np.log10(out[i] / out[j])) < decades and abs(y[i] - y[j]) < 0.03 * span:
+            if abs(np.log10(out[i] / out[j])) < decades and abs(y[i] - y[j]) < 0.25 * span:
                 out[i] *= 10**decades
     return out
 
