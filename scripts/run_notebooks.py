@@ -67,25 +67,12 @@ def save_figures(nb: nbformat.NotebookNode, folder: Path, stem: str) -> tuple[in
     return count, blank
 
 
-CARRIAGE_RETURN = re.compile(r".*\r(?=[^\n])")  # a line's text up to a \r that a later frame overwrites
-
-
 def final_frames(nb: nbformat.NotebookNode) -> None:
     """Each cell's consecutive stream outputs merged and their carriage returns applied, as a terminal would show
-    them: a text progress bar is saved as its last frame (its final count), not as every frame it drew."""
-    for cell in nb.cells:
-        merged: list = []
-        for output in cell.get("outputs", []):
-            last = merged[-1] if merged else None
-            if last and output.output_type == last.output_type == "stream" and output.name == last.name:
-                last.text += output.text
-            else:
-                merged.append(output)
-        for output in merged:
-            if output.output_type == "stream" and "\r" in output.text:
-                output.text = CARRIAGE_RETURN.sub("", output.text)
-        if cell.cell_type == "code":
-            cell.outputs = merged
+    them (nbconvert's CoalesceStreamsPreprocessor): a text progress bar is saved as its last frame, its final count."""
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    CoalesceStreamsPreprocessor().preprocess(nb, {})
 
 
 def relative(path: Path) -> Path:

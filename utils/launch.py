@@ -61,14 +61,8 @@ def launch_in_notebook(processes: int, target: str, *args: Any) -> None:
             "(import only utils.launch before this call), or run the training script on N processes with "
             "distributed.run_processes (torchrun)."
         )
-    threads = str(max(1, (os.cpu_count() or 1) // processes))
-    kept = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "TQDM_DISABLE")}
-    os.environ.update(OMP_NUM_THREADS=threads, TQDM_DISABLE="1")
-    try:
+    from accelerate.utils import patch_environment
+
+    threads = max(1, (os.cpu_count() or 1) // processes)
+    with patch_environment(omp_num_threads=threads, tqdm_disable=1):  # set for the forked processes, then restored
         notebook_launcher(_run, args=(target, *args), num_processes=processes, use_port=str(free_port()))
-    finally:
-        for name, value in kept.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

@@ -4,14 +4,13 @@ not new content."""
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from .errors import BadInputError
-from .finetune import PEFT_DEPRECATIONS
+from .finetune import FineTuneConfig, lora_model
 from .prices import Item
 
 STYLE_RULE = "Write your whole reply in lowercase letters: no capital letters at all."
@@ -57,17 +56,10 @@ def train_style_lora(
     """A rank-8 LoRA on the attention projections, trained on (question, answer) chats with the loss on the answer
     only; the logits are computed for the answer's positions alone (the rest of each row needs none). Returns the
     peft model and the loss at each step."""
-    from peft import LoraConfig, get_peft_model
-
     if len(questions) != len(answers) or len(questions) < batch_size:
         raise BadInputError(f"Style training needs at least {batch_size} question-answer pairs, got {len(answers)}.")
     torch.manual_seed(seed)
-    lora = LoraConfig(
-        r=8, lora_alpha=16, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM"
-    )
-    with warnings.catch_warnings():  # peft calls names transformers 5 deprecated: nothing for a student to act on
-        warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
-        model = get_peft_model(model, lora)
+    model = lora_model(model, FineTuneConfig(dropout=0.0))  # rank 8, alpha 16, the attention projections
     examples = []
     for question, answer in zip(questions, answers):
         prompt = tok(chat_text(tok, question), add_special_tokens=False)["input_ids"]
