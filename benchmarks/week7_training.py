@@ -57,33 +57,47 @@ def shape_config(shape: str) -> dict:
     }
 
 
-def build(shape: str, mode: str) -> torch.nn.Module:
-    """A random-weight model of a shape, in a mode: '16-bit', '4-bit', '4-bit + checkpointing' or 'cpu'."""
-    from transformers import LlamaConfig, LlamaForCausalLM
+def gpu_dtype() -> torch.dtype:
+    """The plan's compute dtype on this GPU: bf16 only where native (a T4 emulates it: fp16 there)."""
+    return torch.bfloat16 if native_bf16() else torch.float16
+
+
+def save_random_weights(shape: str, dtype: torch.dtype, folder: str) -> str:
+    """Save a random-weight model of a shape in dtype to folder, once per shape: every GPU mode loads it (4-bit
+    quantises on load). Built on the GPU when it holds the weights twice over, else in the CPU's memory."""
+    from transformers import AutoModelForCausalLM, LlamaConfig
 
     cfg = LlamaConfig(**shape_config(shape), max_position_embeddings=2048)
-    # the plan's compute dtype: bf16 only where native (a T4 emulates it: fp16 there), fp32 on a CPU
-    dtype = torch.float32 if mode == "cpu" else torch.bfloat16 if native_bf16() else torch.float16
-    if mode == "cpu":
-        model = LlamaForCausalLM(cfg)
-    elif mode == "16-bit":
-        model = LlamaForCausalLM(cfg).to(dtype).cuda()
-    else:
-        import tempfile
+    size = model_params_b(SHAPES[shape]) * 1e9 * torch.finfo(dtype).bits / 8
+    device = "cuda" if torch.cuda.mem_get_info()[0] > 2.5 * size else "cpu"
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(cfg, dtype=dtype)
+    model.save_pretrained(folder)
+    del model
+    torch.cuda.empty_cache()
+    return folder
 
-        with tempfile.TemporaryDirectory() as folder:  # bitsandbytes quantises on load: save, then load in 4-bit
-            LlamaForCausalLM(cfg).to(dtype).save_pretrained(folder)
-            q = ft.quantization_config(dtype)
-            model = LlamaForCausalLM.from_pretrained(folder, quantization_config=q, device_map={"": 0})
+
+def build(shape: str, mode: str, weights: str | None = None) -> torch.nn.Module:
+    """A random-weight model of a shape, in a mode: '16-bit', '4-bit', '4-bit + checkpointing' (loaded from the
+    weights folder) or 'cpu' (in float32)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    if mode == "cpu":
+        model = LlamaForCausalLM(LlamaConfig(**shape_config(shape), max_position_embeddings=2048))
+    else:
+        dtype = gpu_dtype()
+        quantized = {} if mode == "16-bit" else {"quantization_config": ft.quantization_config(dtype)}
+        model = LlamaForCausalLM.from_pretrained(weights, dtype=dtype, device_map={"": 0}, **quantized)
     recipe = ft.FineTuneConfig(**ft.FULL_LORA, gradient_checkpointing=mode.endswith("checkpointing"))
     return ft.lora_model(model, recipe)  # the kit's own LoRA and k-bit preparation
 
 
-def measure(shape: str, mode: str, batch: int, seq: int, steps: int) -> dict:
+def measure(shape: str, mode: str, batch: int, seq: int, steps: int, weights: str | None = None) -> dict:
     """Train `steps` LoRA steps on random tokens after one warm-up step; tokens/s, peak memory, hours per epoch."""
     torch.manual_seed(0)
     reset_peak_memory()
-    model = build(shape, mode)
+    model = build(shape, mode, weights)
     model.train()
     device = "cuda" if mode != "cpu" else "cpu"
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-4)
@@ -121,13 +135,18 @@ def shapes_table(quick: bool) -> list[dict]:
         batch, seq, steps = (2, 64, 2) if quick else (8, ITEM_TOKENS, 5)
         rows.append(measure("SmolLM2-135M", "cpu", batch, seq, steps))
         return rows
+    import shutil
+    import tempfile
+
     device = current_gpu()
     for shape in SHAPES:
+        weights = save_random_weights(shape, gpu_dtype(), tempfile.mkdtemp(prefix=f"llmkit-{shape}-"))
         for mode in ("16-bit", "4-bit", "4-bit + checkpointing"):
             try:
-                rows.append(measure(shape, mode, 16, ITEM_TOKENS, 3 if quick else 10))
+                rows.append(measure(shape, mode, 16, ITEM_TOKENS, 3 if quick else 10, weights))
             except torch.cuda.OutOfMemoryError:
                 rows.append({"shape": shape, "config": mode, "tokens/s": "out of memory"})
+        shutil.rmtree(weights)
         chosen = ft.plan_training(device, params_b=model_params_b(SHAPES[shape]))
         for row in rows:
             if row["shape"] == shape and row["config"] == chosen.mode:

@@ -148,6 +148,24 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     assert fine_tuned.folder_megabytes(tmp_path / "adapter") < 1
 
 
+@pytest.mark.unit
+def test_model_files_megabytes_reads_a_folder_or_the_hugging_face_cache(tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    folder = tmp_path / "local"
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(b"\0" * 2_000_000)
+    (folder / "notes.txt").write_bytes(b"\0" * 5_000_000)  # not a weight file
+    assert fine_tuned.model_files_megabytes(str(folder)) == pytest.approx(2.0)
+    repo = tmp_path / "hub" / "models--org--tiny"  # the cache's layout: a snapshot per commit, refs/main names it
+    (repo / "snapshots" / "abc123").mkdir(parents=True)
+    (repo / "snapshots" / "abc123" / "model.safetensors").write_bytes(b"\0" * 3_000_000)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    assert fine_tuned.model_files_megabytes("org/tiny") == pytest.approx(3.0)
+
+
 DEVICES = {  # described devices: (name, memory GB, bf16) -> the mode plan_training must choose for Llama 3.1 8B
     "H100": (hardware.GPU("NVIDIA H100 80GB HBM3", 79.6, True), "16-bit", "bfloat16", 16),
     "A100-80": (hardware.GPU("NVIDIA A100-SXM4-80GB", 79.2, True), "16-bit", "bfloat16", 16),
@@ -258,17 +276,19 @@ def test_price_only_logits_give_the_full_loss_and_gradients(tok, tiny_model):
 
 
 @pytest.mark.training
-def test_price_token_loss_in_batches_equals_one_item_at_a_time(tok, tiny_model):
+def test_price_loss_and_nats_in_batches_equal_one_item_at_a_time(tok, tiny_model):
     items = ITEMS[:5] + [Item("long", "A kettle with a very long description of its features. " * 3, 1234.5, "s")]
     tiny_model.eval()
-    total = count = 0
+    nats, count = [], 0
     for item in items:  # the definition: every learned token of every item, weighted equally
         ex, _ = ft.encode_example(tok, item, 128)
         with torch.no_grad():
             loss = tiny_model(input_ids=torch.tensor([ex["input_ids"]]), labels=torch.tensor([ex["labels"]])).loss
         n = sum(label != -100 for label in ex["labels"][1:])
-        total, count = total + loss.item() * n, count + n
-    assert ft.price_token_loss(tiny_model, tok, items, 128, batch_size=4) == pytest.approx(total / count, rel=1e-5)
+        nats, count = nats + [loss.item() * n], count + n
+    assert ft.price_token_loss(tiny_model, tok, items, 128, batch_size=4) == pytest.approx(sum(nats) / count, rel=1e-5)
+    # per item, -log P(the learned text | prompt): the same numbers whatever the batch (left padding costs nothing)
+    assert ft.price_nats(tiny_model, tok, items, 128, batch_size=4) == pytest.approx(nats, rel=1e-5)
 
 
 @pytest.mark.training

@@ -112,6 +112,16 @@ def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:
     return sum(p.stat().st_size for p in Path(folder).glob(pattern)) / 1e6
 
 
+def model_files_megabytes(name_or_path: str) -> float:
+    """Size of a loaded model's weight files, in MB: its folder, or the Hugging Face cache's copy of a hub id."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(name_or_path, local_files_only=True, allow_patterns=["*.safetensors"]))
+    return folder_megabytes(folder)
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The fine-tune served like any model: local/<alias> through chat()
 # ----------------------------------------------------------------------------------------------------------------
