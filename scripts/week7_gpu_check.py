@@ -8,6 +8,7 @@ Prints each check and one row per mode; exits 1 if a check failed, 2 without a G
 
 import dataclasses
 import json
+import math
 import os
 import shutil
 import sys
@@ -93,7 +94,7 @@ for quantize in (planned.quantize_4bit, not planned.quantize_4bit):
     losses = [loss for _, loss in ft.loss_history(trainer)]
     check(trainer.state.global_step == 24, f"{mode}: resumed to step {trainer.state.global_step} of 24")
     check(
-        all(map(lambda x: x == x, losses)),
+        all(map(math.isfinite, losses)),
         f"{mode}: every logged loss is a number ({losses[0]:.2f} -> {losses[-1]:.2f})",
     )
     nats_after = ft.price_nats(model, tok, test, config.max_length)

@@ -406,12 +406,13 @@ def loss_history(trainer: Any) -> list[tuple[int, float]]:
 # ----------------------------------------------------------------------------------------------------------------
 # Using the model: prices, adapters, merging
 # ----------------------------------------------------------------------------------------------------------------
-def price_nats(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128, batch_size: int = 16) -> list[float]:
-    """Per item, the nats the model spends on what fine-tuning learns (the price, '.00' and the end token): -log P of
-    that text after the prompt, however many tokens its tokenizer splits it into, so two tokenizers compare."""
+def _price_scores(
+    model: Any, tok: Any, items: Sequence[Item], max_length: int, batch_size: int
+) -> list[tuple[float, int]]:
+    """Per item, (nats, tokens) on what fine-tuning learns: the price, '.00' and the end token after the prompt."""
     collate = PriceTokensCollator(tok)
     examples = [encode_example(tok, item, max_length)[0] for item in items]
-    per_item: list[float] = []
+    scores: list[tuple[float, int]] = []
     model.eval()
     for start in range(0, len(examples), batch_size):
         batch = collate(examples[start : start + batch_size])
@@ -420,11 +421,17 @@ def price_nats(model: Any, tok: Any, items: Sequence[Item], max_length: int = 12
             logits = model(**{k: v.to(model.device) if torch.is_tensor(v) else v for k, v in batch.items()}).logits
         predicted, target = logits[:, :-1].float(), labels[:, 1:]  # position t predicts token t + 1
         nats = torch.nn.functional.cross_entropy(predicted.transpose(1, 2), target, ignore_index=-100, reduction="none")
-        per_item += nats.sum(dim=1).tolist()  # ignored positions count 0
-    return per_item
+        scores += zip(nats.sum(dim=1).tolist(), (target != -100).sum(dim=1).tolist())  # ignored positions count 0
+    return scores
+
+
+def price_nats(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128, batch_size: int = 16) -> list[float]:
+    """Per item, the nats the model spends on what fine-tuning learns (the price, '.00' and the end token): -log P of
+    that text after the prompt, however many tokens its tokenizer splits it into, so two tokenizers compare."""
+    return [nats for nats, _ in _price_scores(model, tok, items, max_length, batch_size)]
 
 
 def price_token_loss(model: Any, tok: Any, items: Sequence[Item], max_length: int = 128, batch_size: int = 16) -> float:
     """Mean cross-entropy on the tokens the fine-tuning learns (the price, '.00' and the end token) for items."""
-    tokens = sum(sum(label != -100 for label in encode_example(tok, item, max_length)[0]["labels"]) for item in items)
-    return sum(price_nats(model, tok, items, max_length, batch_size)) / tokens
+    scores = _price_scores(model, tok, items, max_length, batch_size)
+    return sum(nats for nats, _ in scores) / sum(tokens for _, tokens in scores)

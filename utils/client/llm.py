@@ -38,6 +38,11 @@ class ChatResult:
     reused: bool = False  # answered from the reply this request was first paid for (`replies`): nothing sent or paid
 
     @property
+    def answer_tokens(self) -> int:
+        """Output tokens of the answer itself: a reasoning model's thinking left out."""
+        return self.output_tokens - self.reasoning_tokens
+
+    @property
     def tokens_per_s(self) -> float:
         """Output tokens per second after the first token arrived."""
         if self.latency_s - self.ttft_s < 1e-6:  # not streamed: no first-token time, use the whole call
