@@ -11,12 +11,12 @@ export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
 
-.PHONY: setup run test test-fast rehearse lab bench clean lock colab
+.PHONY: setup run test test-fast rehearse lab bench clean lock colab claims
 
 setup: $(VENV)/.installed
 
 # torch first, pinned: a local CPU build; an unpinned torch would pull GB of CUDA wheels. Every other version comes
-# from constraints.txt, the exact set CI last passed with (README: "Refreshing the lock"). llama.cpp is built by
+# from constraints.txt, the exact set CI last passed with (docs/lock.md). llama.cpp is built by
 # scripts/build_llama_cpp.sh, portable (AVX2, no AVX-512 or AMX), once per machine into the kit's own wheel folder,
 # with llama.cpp's adapter converter from the same source (week 7 serves its fine-tune through it).
 $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyproject.toml scripts/build_llama_cpp.sh
@@ -41,7 +41,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 
 # Refresh the lock: rm -rf .venv; make setup CONSTRAINTS=/dev/null; make test; make lock; commit constraints.txt.
 lock: setup
-	{ echo "# The exact versions \`make test\` passed with, written by \`make lock\` (README: Refreshing the lock)."; \
+	{ echo "# The exact versions \`make test\` passed with, written by \`make lock\` (docs/lock.md)."; \
 	  echo "# A marker keeps a release off the Pythons it does not support: there pip takes the newest that runs."; \
 	  $(PY) scripts/write_lock.py; } > constraints.txt
 	@echo "constraints.txt rewritten: run make test before committing it"
@@ -77,6 +77,11 @@ colab:
 	LLMKIT_LOCAL_BACKEND=transformers .venv-colab/bin/python scripts/run_notebooks.py --rehearse \
 	  --out build/colab-standin/rehearsal
 
+# Every notebook under the variations students' machines bring (llama.cpp threads, torch's AVX2 kernels, the
+# transformers backend, another seed): which claims held in every run, and each notebook's time (benchmarks/claims.md).
+claims: setup
+	$(PY) benchmarks/claims.py
+
 lab: setup
 	$(VENV)/bin/jupyter lab
 
@@ -90,6 +95,7 @@ bench: setup
 	$(PY) benchmarks/sandbox_protection.py
 	$(PY) benchmarks/week7_training.py --shapes
 	$(PY) benchmarks/week7_training.py --processes
+	$(PY) benchmarks/week7_training.py --top
 
 clean:
 	rm -rf build data/cache .venv-colab

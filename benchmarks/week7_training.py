@@ -9,6 +9,9 @@ Two modes:
   course's 400k items. On a CPU only the small shape runs; `--quick` is the CI-sized run.
 * `--logits`: the offline config's training step on real price batches, with logits for every position (the usual
   collator) against logits only where the price is (the kit's `PriceTokensCollator`): seconds per step, same loss.
+* `--top`: the offline config with LoRA on every layer, and on the top 15, 10 and 6 layers (attention only, then
+  attention and MLP): seconds per step and trainable parameters on real price batches (the error each reaches is
+  the claims table's business: `make claims` runs week 7).
 * `--processes`: the same LoRA training as 1 and as 2 data-parallel processes on this machine (torchrun; gloo on a
   CPU), SmolLM2 on real price items (`--quick`: a tiny Llama): tokens/s, peak memory per process, and whether the
   losses agree; then the plan (`plan_cluster`) for the GPU nodes students use, with the sources of its figures.
@@ -176,6 +179,31 @@ def offline_config(steps: int = 10) -> int:
     return 0 if peak_memory_gb() < LIMIT_GB else 1
 
 
+def top_layers_table(steps: int = 5) -> list[dict]:
+    """Seconds per offline training step with LoRA on fewer, higher layers (the backward pass stops below them)."""
+    import dataclasses
+
+    profile = setup(quiet=True)
+    data = load_price_data(profile)
+    base = ft.config_for(profile)
+    attention = ("q_proj", "k_proj", "v_proj", "o_proj")
+    rows = []
+    for top in (0, 15, 10, 6):
+        for targets in (attention, ft.ATTENTION_AND_MLP):
+            config = dataclasses.replace(base, top_layers=top, target_modules=targets)
+            m = fine_tuned.measure_throughput(config, data.train[:64], steps)
+            rows.append(
+                {
+                    "LoRA layers": "all" if top == 0 else f"top {top}",
+                    "matrices": "attention" if targets == attention else "attention + MLP",
+                    "s/step": round(m["seconds"] / (steps - 1), 2),
+                    "examples/s": round(m["examples_per_s"], 1),
+                    "offline config": "yes" if (top, targets) == (base.top_layers, base.target_modules) else "",
+                }
+            )
+    return rows
+
+
 def logits_table(steps: int = 4) -> list[dict]:
     """Seconds per training step of SmolLM2 + LoRA on real price batches: full logits against price-only logits."""
     from transformers import DataCollatorForSeq2Seq
@@ -274,7 +302,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="CI-sized: fewer, shorter steps")
     parser.add_argument("--logits", action="store_true", help="full logits against the price's only")
     parser.add_argument("--processes", action="store_true", help="1 and 2 data-parallel processes, and GPU plans")
+    parser.add_argument("--top", action="store_true", help="LoRA on every layer against the top layers only")
     args = parser.parse_args(argv)
+    if args.top:
+        import pandas as pd
+
+        print(f"CPU ({torch.get_num_threads()} threads); date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}")
+        print(pd.DataFrame(top_layers_table()).to_string(index=False))
+        return 0
     if args.processes:
         import pandas as pd
 

@@ -42,9 +42,15 @@ if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 5 minutes on 2 cores" >&2
   start=$(date +%s)
   fetch_source
+  tar xzf "$DIR.tmp/$SDIST" -C "$DIR.tmp"
+  SRC="$DIR.tmp/llama_cpp_python-$VERSION"
+  # llama-cpp-python forces llama.cpp's common library on (chat parsers and an HTTP server: a third of the build),
+  # which only its multimodal library links and the wheel does not ship: with LLAVA_BUILD=OFF it is not compiled.
+  sed -i 's/set(LLAMA_BUILD_COMMON ON CACHE/set(LLAMA_BUILD_COMMON OFF CACHE/' "$SRC/CMakeLists.txt"
   # --no-cache-dir: never take (or leave) a wheel in pip's cache, where another CPU's build could come from.
   CMAKE_ARGS="$FLAGS" CMAKE_BUILD_PARALLEL_LEVEL="$(nproc 2>/dev/null || echo 2)" \
-    "$PYTHON" -m pip --disable-pip-version-check wheel -q --no-deps --no-cache-dir "$DIR.tmp"/$SDIST -w "$DIR.tmp" >&2
+    "$PYTHON" -m pip --disable-pip-version-check wheel -q --no-deps --no-cache-dir "$SRC" -w "$DIR.tmp" >&2
+  rm -rf "$SRC"
   mv "$DIR.tmp"/llama_cpp_python-*.whl "$DIR"/
   echo "$FLAGS" > "$DIR/CMAKE_ARGS"
   echo "built in $(( $(date +%s) - start ))s" >&2

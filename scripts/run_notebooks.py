@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
+import json
 import os
 import re
 import signal
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=None, help="folder for executed notebooks and SUMMARY.md (default: build)")
     parser.add_argument("--rehearse", action="store_true", help="the full profile with local stand-ins")
+    parser.add_argument(
+        "--claims", action="store_true", help="write each notebook's checks to <out>/claims/ (for `make claims`)"
+    )
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every week*/*.ipynb)")
     args = parser.parse_args(argv)
     out_dir = ROOT / (args.out or ("build/rehearsal" if args.rehearse else "build"))
@@ -233,6 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     for path in notebooks:
         name = str(relative(path))
         print(f"running {name} ...", flush=True)
+        if args.claims:  # the kernel inherits it: utils.checks writes each check there
+            log = out_dir / "claims" / f"{relative(path).with_suffix('').as_posix().replace('/', '-')}.jsonl"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.unlink(missing_ok=True)
+            os.environ["LLMKIT_CLAIMS_LOG"] = str(log)
         try:
             ok, seconds, error, nb = run(path, out_dir)
         except Stopped as stop:
@@ -256,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     text = summary(rows, f"Notebook run summary ({kind})")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "SUMMARY.md").write_text(text)
+    (out_dir / "times.json").write_text(
+        json.dumps({n: {"seconds": round(s, 1), "ok": ok, "error": e} for n, s, ok, e, _ in rows}, indent=1)
+    )
     print(text)
     if stopped:
         return 128 + (_stop["signal"] or signal.SIGINT)

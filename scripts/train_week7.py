@@ -60,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, help="optimiser steps (default: the profile's)")
     parser.add_argument("--out", type=Path, default=cache_dir("finetune", "distributed"), help="where rank 0 saves")
+    parser.add_argument("--eval-items", type=int, help="test items rank 0 evaluates on (default: all)")
     args = parser.parse_args(argv)
     rank, world = process_rank()
     profile = get_profile()
@@ -78,7 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     global_batch = max(world, config.batch_size * config.grad_accum // world * world)
     run = train_data_parallel(None, data.train, config, global_batch, args.out)
     if rank == 0:  # one evaluation, one log, one adapter: the others wait at the barrier below
-        report = evaluate(fine_tuned.PricePredictor(run["model"], run["tokenizer"]), data.test, "LoRA, data-parallel")
+        test = data.test[: args.eval_items] if args.eval_items else data.test
+        report = evaluate(fine_tuned.PricePredictor(run["model"], run["tokenizer"]), test, "LoRA, data-parallel")
         print(report.summary(), flush=True)
         summary = {"world": world, "mae": report.mae, "n": report.n, "answered": report.answered}
         (Path(args.out) / "report.json").write_text(json.dumps(summary))

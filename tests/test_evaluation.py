@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 
 from utils import evaluation as ev
@@ -157,3 +158,19 @@ def test_the_error_interval_never_falls_below_zero_on_a_few_items():
     assert few.mean() - 1.96 * few.std(ddof=1) / np.sqrt(len(few)) < 0
     lo, hi = mae_interval(few)
     assert few.min() <= lo < few.mean() < hi <= few.max()
+
+
+def test_a_paired_comparison_tells_apart_what_separate_intervals_cannot():
+    from utils.evaluation import paired_difference, score
+
+    rng = np.random.default_rng(0)
+    truths = rng.uniform(10, 900, 40)
+    wild = truths + rng.choice([-1, 1], 40) * rng.uniform(0, 400, 40)  # errors that vary a lot from item to item
+    better = truths + (wild - truths) * 0.8  # the same guesses, each 20% closer to the truth
+    a, b = score("closer", truths, list(better)), score("wild", truths, list(wild))
+    assert a.mae_ci95[1] > b.mae_ci95[0]  # separately, the two intervals overlap ...
+    d = paired_difference(a, b)
+    assert d["better"] and d["hi"] < 0 and d["n"] == 40  # ... item by item, a is lower on every item
+    assert not paired_difference(b, a)["better"]
+    with pytest.raises(BadInputError, match="not scored on the same items"):
+        paired_difference(a, score("other", truths[:20], list(wild[:20])))

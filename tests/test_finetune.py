@@ -111,32 +111,34 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     ).validate()
     data = ft.build_dataset(tok, ITEMS, cfg.max_length)
     base_weights = {k: v.clone() for k, v in tiny_model.state_dict().items()}  # peft wraps the model in place
-    untrained = ft.price_token_loss(tiny_model, tok, ITEMS[:5], cfg.max_length)
     model = ft.lora_model(tiny_model, cfg)
     trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[ft.StopAtStep(6)])
     trainer.train()
     assert trainer.state.global_step == 6 and ft.last_checkpoint(cfg).endswith("checkpoint-6")
+    model.eval()
+    with torch.no_grad():
+        at_step_6 = model(torch.tensor([data[0]["input_ids"]])).logits
+    model.train()
     trainer = ft.make_trainer(model, tok, data, cfg)
     trainer.train(resume_from_checkpoint=ft.last_checkpoint(cfg))
     losses = [loss for _, loss in ft.loss_history(trainer)]
     assert trainer.state.global_step == 12 and losses[-1] < losses[0]
 
-    # the learning curve: untrained, two separate runs on half and three quarters of the 16 items, then this run
+    # the learning curve reads the run's checkpoints: loading checkpoint-6 gives the model as it was at step 6, and
+    # the trained weights come back afterwards
     ids = torch.tensor([data[0]["input_ids"]])
     model.eval()  # no LoRA dropout
     with torch.no_grad():
         trained_logits = model(ids).logits
-    trained = ft.price_token_loss(model, tok, ITEMS[:5], cfg.max_length)
-    curve = ft.learning_curve(model, tok, ITEMS, ITEMS[:5], cfg, fractions=(0.5, 0.75))
-    assert [n for n, _ in curve] == [0, 8, 12, 96]  # 12 steps of 8 examples: 96 seen
-    assert curve[0][1] == pytest.approx(untrained, rel=1e-5) and curve[-1][1] == pytest.approx(trained, rel=1e-5)
-    assert all(loss < curve[0][1] for _, loss in curve[1:])  # each separate run learned something
-    assert model.active_adapter == "default" and set(model.peft_config) == {"default"}  # the extra runs are gone
-    model.eval()
+    assert [step for step, _ in ft.checkpoints(cfg)] == [6, 12]
+    ft.load_adapter_weights(model, ft.checkpoints(cfg)[0][1])
     with torch.no_grad():
-        assert torch.equal(model(ids).logits, trained_logits)  # and they did not touch this run's adapter
-    with pytest.raises(BadInputError, match="each fraction must be between 0 and 1"):
-        ft.learning_curve(model, tok, ITEMS, ITEMS[:5], cfg, fractions=(1.5,))
+        assert torch.equal(model(ids).logits, at_step_6)
+    with pytest.raises(BadInputError, match="holds no adapter_model.safetensors"):
+        ft.load_adapter_weights(model, tmp_path)
+    ft.load_adapter_weights(model, ft.checkpoints(cfg)[-1][1])
+    with torch.no_grad():
+        assert torch.equal(model(ids).logits, trained_logits)
 
     model.save_pretrained(tmp_path / "adapter")
     base_copy = type(tiny_model)(tiny_model.config)
@@ -398,3 +400,16 @@ def test_wrapping_in_lora_prints_no_library_warning(tiny_model):
         warnings.simplefilter("error", FutureWarning)
         model = ft.lora_model(tiny_model, cfg)
     assert model.get_nb_trainable_parameters()[0] > 0
+
+
+@pytest.mark.unit
+def test_lora_on_the_top_layers_leaves_the_lower_ones_without_adapters():
+    from utils.standins.rehearsal import tiny_llama
+
+    cfg = ft.FineTuneConfig(r=4, alpha=8, top_layers=1, target_modules=ft.ATTENTION_AND_MLP).validate()
+    model = ft.lora_model(tiny_llama(97, num_hidden_layers=3), cfg)
+    trained = {name.split("layers.")[1].split(".")[0] for name, p in model.named_parameters() if p.requires_grad}
+    assert trained == {"2"}  # the top one of 3 layers, and only there
+    assert any("mlp.down_proj.lora_A" in name for name, p in model.named_parameters() if p.requires_grad)
+    with pytest.raises(BadInputError, match="top_layers must be >= 0"):
+        ft.FineTuneConfig(top_layers=-1).validate()

@@ -1,4 +1,4 @@
-"""utils/ in layers: each module imports only from its own layer and the layers beneath it (README: the shared code)."""
+"""utils/ in layers: each module imports only from its own layer and the layers beneath it (docs/shared-code.md)."""
 
 import ast
 from pathlib import Path

@@ -2,7 +2,7 @@
 kernel has it), with the kit run by this test's user and by an ordinary user.
 
 Each test asserts the one-sentence reason in the result and that nothing outside the sandbox changed; under the
-fallback, the tests that it cannot pass assert the gap instead, so the README's claims stay true. CI runs as root:
+fallback, the tests that it cannot pass assert the gap instead, so docs/sandbox.md's claims stay true. CI runs as root:
 there the ordinary user is a throwaway uid that a forked child of the test drops to before it calls the kit, so the
 fallback's "runs as you" case is tested on every change, not only on a student's machine.
 """
@@ -515,7 +515,7 @@ def test_many_files_each_under_the_file_limit_are_stopped_by_the_write_budget(mo
     exe = _flood(".", files=40, mb=60)  # 2.4 GB in its own folder
     res = kit.run([exe, "big"], timeout_s=60)
     assert "wrote it all" not in res.stdout and f"wrote more than {sb.Limits.disk_mb} MB" in res.problem()
-    assert sb.Limits.disk_mb < res.wrote_mb <= 2 * sb.Limits.disk_mb  # the bound the README gives
+    assert sb.Limits.disk_mb < res.wrote_mb <= 2 * sb.Limits.disk_mb  # the bound docs/sandbox.md gives
     assert not list(Path(tempfile.gettempdir()).glob("llmkit-run-*/work/big-*"))
 
 

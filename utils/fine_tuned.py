@@ -107,6 +107,25 @@ class PricePredictor:
         return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
 
 
+def checkpoint_errors(model: Any, tok: Any, config: ft.FineTuneConfig, items: Sequence[Item]) -> list[tuple[int, Any]]:
+    """The learning curve in dollars: (training examples seen, the harness's Report on `items`) at each of the run's
+    checkpoints before its last step, each loaded into `model` in turn; the trained weights are put back after."""
+    from .evaluation import evaluate
+
+    per_step = config.batch_size * config.grad_accum
+    final = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
+    points = []
+    try:
+        for step, folder in ft.checkpoints(config):
+            if config.max_steps > 0 and step >= config.max_steps:  # the trained model itself: evaluated already
+                continue
+            ft.load_adapter_weights(model, folder)
+            points.append((step * per_step, evaluate(PricePredictor(model, tok), items, f"checkpoint {step}")))
+    finally:
+        model.load_state_dict(final, strict=False)
+    return points
+
+
 def folder_megabytes(folder: Path, pattern: str = "*.safetensors") -> float:
     """Size of the weight files in a folder, in MB."""
     return sum(p.stat().st_size for p in Path(folder).glob(pattern)) / 1e6

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import os
-import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +39,7 @@ class FineTuneConfig:
     alpha: int = 16
     dropout: float = 0.05
     target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    top_layers: int = 0  # LoRA on the top N transformer layers only (0: every layer): no backward pass below them
     learning_rate: float = 1e-3
     lr_scheduler: str = "cosine"
     warmup_steps: int = 5
@@ -56,6 +55,7 @@ class FineTuneConfig:
     group_by_length: bool = True  # batches of similar lengths: less padding, fewer wasted tokens
     logging_steps: int = 5
     save_steps: int = 20
+    keep_checkpoints: int | None = 2  # None keeps every checkpoint (week 7's learning curve reads them)
     run_name: str = "price-lora"
 
     def validate(self) -> FineTuneConfig:
@@ -77,6 +77,8 @@ class FineTuneConfig:
             problems.append(f"max_length must be >= 16 tokens, got {self.max_length}")
         if self.max_steps == 0 or (self.max_steps < 0 and self.epochs <= 0):
             problems.append("train for max_steps > 0, or set max_steps=-1 and epochs > 0")
+        if self.top_layers < 0:
+            problems.append(f"top_layers must be >= 0 (0: every layer), got {self.top_layers}")
         if not self.target_modules:
             problems.append("target_modules must name at least one layer")
         if self.compute_dtype not in ("float32", "bfloat16", "float16"):
@@ -96,6 +98,11 @@ class FineTuneConfig:
 # ----------------------------------------------------------------------------------------------------------------
 # The full profile's LoRA: rank 32 on the attention projections, as the course trains Llama 3.1 8B.
 FULL_LORA = dict(r=32, alpha=64, dropout=0.1, learning_rate=1e-4)
+# The offline LoRA: the attention and MLP matrices of SmolLM2-135M's top 10 layers (of 30), at a rate that learns
+# prices in one pass over a few hundred items, on prompts cut to 64 tokens (most descriptions lose their tail; the
+# price is always kept): each choice makes a step cheaper on a CPU (benchmarks/week7_training.py --top).
+ATTENTION_AND_MLP = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+OFFLINE_LORA = dict(top_layers=10, target_modules=ATTENTION_AND_MLP, learning_rate=4e-3, max_length=64)
 
 
 def base_key(base: str) -> str:
@@ -114,10 +121,19 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
     rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size."""
     if profile.offline:
         # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
-        # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them
+        # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them. LoRA on
+        # the upper layers only: a step costs about half of one on every layer (benchmarks/week7_training.py --top).
+        # A checkpoint every third of the run, each kept: the learning curve prices each one.
         steps = profile.sizes.train_steps
         return FineTuneConfig(
-            max_steps=steps, warmup_steps=max(1, steps // 4), logging_steps=max(1, steps // 4), group_by_length=False
+            max_steps=steps,
+            warmup_steps=max(1, steps // 10),
+            logging_steps=max(1, steps // 8),
+            save_steps=max(1, steps // 3),
+            keep_checkpoints=None,
+            group_by_length=False,
+            **OFFLINE_LORA,
+            seed=profile.seed,
         ).validate()
     from .catalog import default_base_model, model_params_b
 
@@ -144,6 +160,7 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
         save_steps=200,
         logging_steps=max(1, min(20, steps // 10)),
         run_name="price-lora-full",
+        seed=profile.seed,
     ).validate()
 
 
@@ -249,11 +266,13 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     """Wrap a base model with LoRA adapters on the target modules (k-bit preparation for 4-bit models)."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
+    layers = model.config.num_hidden_layers
     lora = LoraConfig(
         r=config.r,
         lora_alpha=config.alpha,
         lora_dropout=config.dropout,
         target_modules=list(config.target_modules),
+        layers_to_transform=list(range(layers - config.top_layers, layers)) if 0 < config.top_layers < layers else None,
         task_type="CAUSAL_LM",
     )
     with warnings.catch_warnings():  # peft calls names transformers 5 deprecated: nothing for a student to act on
@@ -292,42 +311,21 @@ def examples_seen(config: FineTuneConfig, dataset_size: int) -> int:
     return round(dataset_size * config.epochs)
 
 
-def learning_curve(
-    model: Any,
-    tok: Any,
-    items: Sequence[Item],
-    test_items: Sequence[Item],
-    config: FineTuneConfig,
-    fractions: Sequence[float] = (0.25, 0.5),
-) -> list[tuple[int, float]]:
-    """The price-token loss on `test_items` against the number of training examples: at 0 (the adapter off), after a
-    separate run on each fraction of the examples `model`'s run saw (a new adapter, one epoch over that many items,
-    warm-up scaled to its steps), and for `model`'s own trained adapter. That adapter is the active one afterwards."""
-    if not all(0 < f < 1 for f in fractions):
-        raise BadInputError(f"each fraction must be between 0 and 1, got {list(fractions)}.")
-    seen = examples_seen(config, len(items))
-    sizes = sorted({max(8, round(f * min(seen, len(items)))) for f in fractions})
-    main = model.active_adapter
-    with model.disable_adapter():
-        points = [(0, price_token_loss(model, tok, test_items, config.max_length))]
-    for n in sizes:
-        steps = -(-n // (config.batch_size * config.grad_accum))
-        warmup = config.warmup_steps * steps // max(config.max_steps, steps)
-        run = dataclasses.replace(
-            config, max_steps=-1, epochs=1.0, warmup_steps=warmup, run_name=f"{config.run_name}-{n}"
-        )
-        torch.manual_seed(config.seed)  # every adapter starts from the same kind of random draw
-        model.add_adapter(f"size{n}", copy.deepcopy(model.peft_config[main]))
-        model.set_adapter(f"size{n}")
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
-            make_trainer(model, tok, build_dataset(tok, items[:n], config.max_length), run).train()
-        points.append((n, price_token_loss(model, tok, test_items, config.max_length)))
-        model.set_adapter(main)
-        model.delete_adapter(f"size{n}")
-        shutil.rmtree(run.output_dir, ignore_errors=True)
-    points.append((seen, price_token_loss(model, tok, test_items, config.max_length)))
-    return sorted(points)
+def checkpoints(config: FineTuneConfig) -> list[tuple[int, Path]]:
+    """The run's saved checkpoints as (step, folder), in step order."""
+    found = [(int(p.name.split("-")[-1]), p) for p in config.output_dir.glob("checkpoint-*") if p.is_dir()]
+    return sorted(found)
+
+
+def load_adapter_weights(model: Any, folder: Path) -> None:
+    """Put a checkpoint's (or a saved adapter's) LoRA weights into `model`'s active adapter, in place."""
+    from peft import set_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    weights = folder / "adapter_model.safetensors"
+    if not weights.exists():
+        raise BadInputError(f"{folder} holds no adapter_model.safetensors: is it a LoRA checkpoint of this run?")
+    set_peft_model_state_dict(model, load_file(str(weights), device=str(model.device)))
 
 
 def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, callbacks: list | None = None) -> Any:
@@ -347,7 +345,7 @@ def make_trainer(model: Any, tok: Any, dataset: list, config: FineTuneConfig, ca
         max_steps=config.max_steps,
         logging_steps=config.logging_steps,
         save_steps=config.save_steps,
-        save_total_limit=2,
+        save_total_limit=config.keep_checkpoints,
         seed=config.seed,
         data_seed=config.seed,
         report_to=[],

@@ -13,7 +13,7 @@ from .client.local_server import local_backend
 from .client.model_choice import chosen_chat_models, chosen_code_models, preflight
 from .client.spend import budget_usd, course_spent
 from .errors import BadInputError
-from .settings import rehearsing, setting
+from .settings import rehearsing, setting, setting_int
 from .sizes import SIZES, Sizes
 
 PROFILES = ("offline", "full")
@@ -29,6 +29,7 @@ class Profile:
     hf_model: str | None  # None: the offline profile's packaged SmolLM2 (OFFLINE_MODEL_LABEL names it)
     sizes: Sizes
     code_models: list[str] = field(default_factory=list)
+    seed: int = 42  # LLMKIT_SEED: every notebook's random draws (training, sampling) start from it
 
     @property
     def offline(self) -> bool:
@@ -69,6 +70,7 @@ def get_profile() -> Profile:
         hf_model=hf_model,
         sizes=SIZES["rehearsal" if name == "full" and rehearsing() else name],
         code_models=code_models,
+        seed=setting_int("LLMKIT_SEED", 42),
     )
 
 
@@ -85,8 +87,9 @@ def seed_everything(seed: int = 42) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | None = None) -> Profile:
-    """First call of every notebook: load secrets, choose the profile, go offline if asked, seed, print a banner."""
+def setup(seed: int | None = None, quiet: bool = False, env_file: str | os.PathLike | None = None) -> Profile:
+    """First call of every notebook: load secrets, choose the profile, go offline if asked, seed (LLMKIT_SEED unless
+    given), print a banner."""
     load_secrets(env_file)
     profile = get_profile()
     if profile.offline:
@@ -100,7 +103,7 @@ def setup(seed: int = 42, quiet: bool = False, env_file: str | os.PathLike | Non
             output.enable_custom_widget_manager()
         except ImportError:
             pass
-    seed_everything(seed)
+    seed_everything(profile.seed if seed is None else seed)
     notes: list[str] = []
     if not profile.offline:  # the chosen models exist today? one model list per provider, once
         from dataclasses import replace
@@ -123,6 +126,8 @@ def banner(profile: Profile) -> str:
         f"  chat models : {', '.join(profile.chat_models)}",
         f"  local model : {profile.hf_model or OFFLINE_MODEL_LABEL}",
     ]
+    if profile.seed != 42:
+        lines.append(f"  seed        : {profile.seed} (LLMKIT_SEED)")
     if profile.offline:
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
         lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")

@@ -97,7 +97,29 @@ def record(
     table = pd.DataFrame([*table.to_dict("records"), row], columns=RESULT_COLUMNS)  # no concat of all-NA columns
     path.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(path, index=False)
+    mean_row = table[(table["approach"] == CONSTANT_GUESS) & (table["profile"] == profile)]
+    if report.name != CONSTANT_GUESS and len(mean_row):
+        print(against_the_mean(report, mean_row.iloc[0]))
     return table
+
+
+CONSTANT_GUESS = "constant (training mean)"  # week 6/01's baseline: the bar every approach's row is set against
+
+
+def against_the_mean(report: Report, mean_row: Any) -> str:
+    """One sentence: the report's error and interval against the constant guess's, and which the intervals favour."""
+    if report.unparseable == report.n:
+        return f"{report.name}: no price in any reply, so no error to set against the constant guess"
+    lo, hi = report.mae_ci95
+    theirs = f"${mean_row['mae']:,.0f} (${mean_row['mae_lo']:,.0f}-{mean_row['mae_hi']:,.0f})"
+    if intervals_apart(lo, hi, mean_row["mae_lo"], mean_row["mae_hi"]):
+        verdict = "better than" if report.mae < mean_row["mae"] else "worse than"
+    else:
+        verdict = "not told apart from"
+    return (
+        f"{report.name}: error ${report.mae:,.0f} (${lo:,.0f}-{hi:,.0f}) on {report.n - report.unparseable} "
+        f"priced, {verdict} always guessing the training mean, {theirs}"
+    )
 
 
 def read_approaches(path: Any = None, profile: str | None = None) -> pd.DataFrame:

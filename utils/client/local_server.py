@@ -368,7 +368,7 @@ def _give_up_on(backend: str, sentence: str) -> None:
             if forced
             else "No other local backend is left"
         )
-        raise LocalServerCrashedError(f"{sentence} {why} (README: 'If the local server cannot run').") from None
+        raise LocalServerCrashedError(f"{sentence} {why} (docs/local-server.md).") from None
     print(
         f"{sentence} The kit now serves the same model with transformers serve (about 4x slower generation on a "
         "CPU); the lesson goes on.",

@@ -1,5 +1,6 @@
 """What API calls cost: an estimate before a notebook spends, a tally of every paid call (kept beside the results,
-so a course's total is known), and a budget that stops a call before it could cross it."""
+so a course's total is known), and a budget that stops a call before it could cross it: each paid call holds its
+worst case from before it is sent until it is billed, so calls from many threads cannot cross the budget together."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from ..assets import models_dev_version
-from ..errors import BudgetExceededError
+from ..errors import BudgetExceededError, UnpricedModelError
 from ..paths import spend_file
 from ..settings import setting_float
 from .costs import FREE_PROVIDERS, dollars, prices, request_cost
@@ -30,6 +31,7 @@ COLUMNS = ["time", "model", "input_tokens", "cached_tokens", "output_tokens", "r
 _lock = threading.Lock()
 _this_run: list[dict[str, Any]] = []  # the paid calls this process made (a notebook's kernel: that notebook's)
 _course_usd: dict[Path, float] = {}  # the spend file's total, read once per file and kept up to date
+_held: dict[Path, float] = {}  # worst cases held by the paid calls in flight, per spend file, until each settles
 _reused = [0]  # paid requests this process answered from their kept replies (client/replies.py), at no cost
 
 
@@ -69,20 +71,55 @@ def worst_case_usd(model: str, messages: list[dict[str, Any]], reply_cap: int) -
     return request_cost(tokens_in, reply_cap, found.input, found.output)
 
 
-def check_budget(model: str, messages: list[dict[str, Any]], reply_cap: int) -> None:
-    """Raise, before anything is sent, when this call could take the course's spend past the budget."""
+@dataclass
+class Hold:
+    """What a call holds against the budget from before it is sent until it settles: its worst case (0 if free)."""
+
+    path: Path
+    usd: float = 0.0
+
+
+def reserve(model: str, messages: list[dict[str, Any]], reply_cap: int) -> Hold:
+    """Hold this call's worst case before anything is sent; raise when the course's spend, the calls in flight and
+    this one could cross the budget, or when a paid model has no price to count it by."""
+    path = spend_file()
     if not is_paid(model):
-        return
+        return Hold(path)
     worst = worst_case_usd(model, messages, reply_cap)
-    spent, budget = course_spent(), budget_usd()
-    if worst is not None and spent + worst > budget:
-        raise BudgetExceededError(
-            f"Stopped before a call to {model} that could cost up to {dollars(worst)}: it would take this course's "
-            f"API spend past its budget of {dollars(budget)}. Spent so far: {dollars(spent)} ({_spent_on()}). "
-            "Nothing is lost: every paid reply is kept, and a re-run continues from them without paying twice. To go "
-            f"on, raise the budget (LLMKIT_BUDGET_USD={_next_budget(budget)} in .env, Colab's secrets or the "
-            "environment) and run the cell again."
+    if worst is None:
+        raise UnpricedModelError(
+            f"{model} has no price in the models-dev {models_dev_version()} table, so the budget cannot count its "
+            f"calls and nothing was sent: set LLMKIT_UNLISTED_PRICE to its input and output dollars per 1M tokens "
+            f"from {model.split('/', 1)[0]}'s pricing page (e.g. LLMKIT_UNLISTED_PRICE=0.5,1.5 in .env, Colab's "
+            "secrets or the environment), or choose a model the table prices."
         )
+    budget = budget_usd()
+    with _lock:
+        spent, held = _course_total(path), _held.get(path, 0.0)
+        if spent + held + worst <= budget:
+            _held[path] = held + worst
+            return Hold(path, worst)
+    in_flight = f", and up to {dollars(held)} held by calls in flight" if held else ""
+    raise BudgetExceededError(
+        f"Stopped before a call to {model} that could cost up to {dollars(worst)}: it would take this course's "
+        f"API spend past its budget of {dollars(budget)}. Spent so far: {dollars(spent)} ({_spent_on()}){in_flight}. "
+        "Nothing is lost: every paid reply is kept, and a re-run continues from them without paying twice. To go "
+        f"on, raise the budget (LLMKIT_BUDGET_USD={_next_budget(budget)} in .env, Colab's secrets or the "
+        "environment) and run the cell again."
+    )
+
+
+def settle(hold: Hold, result: Any = None) -> None:
+    """Release a call's hold and, with its reply, tally what it was billed, in one step (None: the call failed);
+    settling again does nothing."""
+    row = _row(result) if result is not None and is_paid(result.model) else None
+    if row is None and not hold.usd:  # a free call, or one settled already: nothing to do
+        return
+    with _lock:
+        _held[hold.path] = max(0.0, _held.get(hold.path, 0.0) - hold.usd)
+        hold.usd = 0.0
+        if row is not None:
+            _write(hold.path, row)
 
 
 def _spent_on() -> str:
@@ -101,9 +138,12 @@ def _next_budget(budget: float) -> str:
 def record(result: Any) -> None:
     """Add a paid reply to this run's tally and append it to the course's spend file (nothing is kept in memory
     only, so a stopped kernel loses no row)."""
-    if not is_paid(result.model):
-        return
-    row = {
+    settle(Hold(spend_file()), result)
+
+
+def _row(result: Any) -> dict[str, Any]:
+    """A reply as a row of the spend file."""
+    return {
         "time": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "model": result.model,
         "input_tokens": result.input_tokens or 0,
@@ -112,17 +152,19 @@ def record(result: Any) -> None:
         "reasoning_tokens": result.reasoning_tokens,
         "usd": result.cost_usd if result.cost_usd is not None else float("nan"),
     }
-    path = spend_file()
-    with _lock:
-        _this_run.append(row)
-        _course_usd[path] = _course_total(path) + (0.0 if math.isnan(row["usd"]) else row["usd"])
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
-        with path.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=COLUMNS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+
+
+def _write(path: Path, row: dict[str, Any]) -> None:
+    """Count a row in the tallies and append it to the spend file; call with _lock held."""
+    _this_run.append(row)
+    _course_usd[path] = _course_total(path) + (0.0 if math.isnan(row["usd"]) else row["usd"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new = not path.exists()
+    with path.open("a", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
 
 
 def note_reused() -> None:

@@ -5,7 +5,7 @@ provider zoo (standins/provider_zoo.py: each provider's rules, played on loopbac
 so that `openai/gpt-5-mini` is refused a `max_tokens` as OpenAI refuses it and is answered by SmolLM2), sets a
 placeholder key for each provider, reads Amazon data from the test fixture folder, and uses a tiny random-weight
 Llama-architecture model (with SmolLM2's real tokenizer) as LLMKIT_HF_MODEL. Stand-ins only exercise the code:
-their numbers mean nothing, and the notebooks say so (the banner, and `assert_unless_rehearsing`, which names every
+their numbers mean nothing, and the notebooks say so (the banner, and `utils.checks.check`, which names every
 model-quality check it does not make).
 """
 
@@ -16,7 +16,6 @@ from typing import Any
 
 from ..client.providers import PROVIDERS
 from ..paths import ROOT
-from ..settings import rehearsing
 
 FLAG = "LLMKIT_REHEARSAL"
 # routing; a reasoning model's parameters and thinking (OpenAI); the no-seed rule (Anthropic); thinking inside the
@@ -24,17 +23,6 @@ FLAG = "LLMKIT_REHEARSAL"
 PROVIDERS_TO_STAND_IN = ("openai", "anthropic", "gemini", "openrouter")
 PLACEHOLDER_KEY = "rehearsal-placeholder-not-a-key"
 AMAZON_FIXTURE = ROOT / "tests" / "fixtures" / "amazon"
-
-
-def assert_unless_rehearsing(condition: bool, name: str, why: str = "the stand-in model has random weights") -> None:
-    """A notebook's claim about a trained model's quality: asserted, except in the rehearsal (random weights), where it
-    is named and skipped."""
-    if rehearsing():
-        print(f"· not checked in the rehearsal ({why}): {name}")
-        return
-    if not condition:
-        raise AssertionError(f"this run does not support the claim: {name}")
-    print(f"✓ {name}")
 
 
 def tiny_llama(vocab_size: int, seed: int = 0, **config: Any) -> Any:
