@@ -24,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # what differs between students' machines, one variation each: the server's threads (how llama.cpp sums),
 # torch's kernels (a CPU without AVX-512), Colab's backend (no llama.cpp), and another seed
 VARIATIONS = {
-    "threads-2": {"LLMKIT_LOCAL_THREADS": "2", "LLMKIT_LOCAL_BATCH_THREADS": "2"},
-    "threads-1-avx2": {"LLMKIT_LOCAL_THREADS": "1", "LLMKIT_LOCAL_BATCH_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2"},
-    "transformers": {"LLMKIT_LOCAL_BACKEND": "transformers"},
     "seed-7": {"LLMKIT_SEED": "7"},
+    "transformers": {"LLMKIT_LOCAL_BACKEND": "transformers"},
+    "threads-1-avx2": {"LLMKIT_LOCAL_THREADS": "1", "LLMKIT_LOCAL_BATCH_THREADS": "1", "ATEN_CPU_CAPABILITY": "avx2"},
+    "threads-2": {"LLMKIT_LOCAL_THREADS": "2", "LLMKIT_LOCAL_BATCH_THREADS": "2"},
 }
 
 

@@ -168,3 +168,16 @@ def test_points_that_would_coincide_are_nudged_apart_and_no_others():
     out = results.dodged(x, y)
     assert np.log10(out[1] / out[0]) >= 0.06 - 1e-9  # apart on the log axis
     assert out[0] == x[0] and out[2] == x[2] and out[3] == x[3]
+
+
+def test_each_row_is_set_against_the_constant_guess_by_intervals_and_few_priced_rank_nothing():
+    mean = {"mae": 263.0, "mae_lo": 223.0, "mae_hi": 305.0}
+
+    def row(mae, lo, hi, unparseable=0):
+        return pd.Series({"approach": "x", "mae": mae, "mae_lo": lo, "mae_hi": hi, "n": 40, "unparseable": unparseable})
+
+    assert "better than always guessing" in results.against_the_mean(row(140, 90, 210), mean)
+    assert "worse than always guessing" in results.against_the_mean(row(400, 320, 480), mean)
+    assert "not told apart from" in results.against_the_mean(row(280, 220, 340), mean)  # worse by point only
+    assert "too few to set its error" in results.against_the_mean(row(73, 29, 130, unparseable=35), mean)
+    assert "no price in any reply" in results.against_the_mean(row(float("nan"), 0, 0, unparseable=40), mean)

@@ -197,7 +197,11 @@ class Report:
         if self.unparseable == self.n:
             return f"{self.name}: no reply gave a price ({self.n} unparseable), {self.seconds:.1f}s"
         held = self.extra.get("held_to_range", 0)
-        held = f" ({held} outside the task's range, held to its end)" if held else ""
+        if held:
+            lo_p, hi_p = self.extra["price_range"]
+            held = f" ({held} outside the task's ${lo_p:,.2f}-${hi_p:,.0f} range, clipped to the nearest end)"
+        else:
+            held = ""
         return (
             f"{self.name}: {priced}{held}; on those, error ${self.mae:,.2f} (95% CI ${lo:,.2f}-${hi:,.2f}), "
             f"RMSLE {self.rmsle:.2f}, r2 {self.r2:.2f}; hits {self.hit_rate:.1%} of all {self.n}; {self.seconds:.1f}s"
@@ -279,7 +283,7 @@ def score(
         int((~parsed).sum()),
         seconds,
         table,
-        {"held_to_range": held} if price_range else {},
+        {"held_to_range": held, "price_range": price_range} if price_range else {},
     )
 
 

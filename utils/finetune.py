@@ -123,13 +123,13 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
         # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them. LoRA on
         # the upper layers only: a step costs about half of one on every layer (benchmarks/week7_training.py --top).
-        # A checkpoint every third of the run, each kept: the learning curve prices each one.
+        # A checkpoint halfway, kept: the learning curve prices it between the untrained and the trained model.
         steps = profile.sizes.train_steps
         return FineTuneConfig(
             max_steps=steps,
             warmup_steps=max(1, steps // 10),
             logging_steps=max(1, steps // 8),
-            save_steps=max(1, steps // 3),
+            save_steps=max(1, steps // 2),
             keep_checkpoints=None,
             group_by_length=False,
             **OFFLINE_LORA,

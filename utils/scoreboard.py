@@ -106,19 +106,29 @@ def record(
 CONSTANT_GUESS = "constant (training mean)"  # week 6/01's baseline: the bar every approach's row is set against
 
 
-def against_the_mean(report: Report, mean_row: Any) -> str:
-    """One sentence: the report's error and interval against the constant guess's, and which the intervals favour."""
-    if report.unparseable == report.n:
-        return f"{report.name}: no price in any reply, so no error to set against the constant guess"
-    lo, hi = report.mae_ci95
+def against_the_mean(result: Report | Any, mean_row: Any) -> str:
+    """One sentence: an approach's error and interval (a Report, or a row of the results table) against the constant
+    guess's row, and which the intervals favour; too few priced replies rank nothing."""
+    if hasattr(result, "mae_ci95"):  # a Report
+        name, mae, (lo, hi), n, unparsed = result.name, result.mae, result.mae_ci95, result.n, result.unparseable
+    else:
+        name, mae, lo, hi = result["approach"], result["mae"], result["mae_lo"], result["mae_hi"]
+        n, unparsed = int(result["n"]), int(result["unparseable"])
+    if unparsed == n:
+        return f"{name}: no price in any reply, so no error to set against the constant guess"
+    if (n - unparsed) / n < MIN_ANSWERED:
+        return (
+            f"{name}: priced {n - unparsed} of {n}, too few to set its error against always guessing the "
+            "training mean (an error on a few items does not rank)"
+        )
     theirs = f"${mean_row['mae']:,.0f} (${mean_row['mae_lo']:,.0f}-{mean_row['mae_hi']:,.0f})"
     if intervals_apart(lo, hi, mean_row["mae_lo"], mean_row["mae_hi"]):
-        verdict = "better than" if report.mae < mean_row["mae"] else "worse than"
+        verdict = "better than" if mae < mean_row["mae"] else "worse than"
     else:
         verdict = "not told apart from"
     return (
-        f"{report.name}: error ${report.mae:,.0f} (${lo:,.0f}-{hi:,.0f}) on {report.n - report.unparseable} "
-        f"priced, {verdict} always guessing the training mean, {theirs}"
+        f"{name}: error ${mae:,.0f} (${lo:,.0f}-{hi:,.0f}) on {n - unparsed} priced, {verdict} always guessing the "
+        f"training mean, {theirs}"
     )
 
 
