@@ -1,6 +1,8 @@
 """Week 7's full-profile path on this machine's GPU, with the rehearsal's stand-in (a tiny random-weight Llama with
 SmolLM2's tokenizer, so nothing is downloaded): the plan, 16-bit LoRA and 4-bit QLoRA, interrupt and resume, nats per
-price, batched generation, save and reload within logit_tolerance. CI has no GPU; run this where one is:
+price, batched generation, save and reload within logit_tolerance; on a machine with 2 GPUs, FSDP + QLoRA as a user
+runs it (scripts/train_week7.py plans 70B on 2 x L4, the stand-in loaded in its place, and the command it prints
+trains). CI has no GPU; run this where one is:
 
     python scripts/week7_gpu_check.py [TOKENIZER_FOLDER]   # default: SmolLM2's tokenizer from its package
 
@@ -10,7 +12,9 @@ import dataclasses
 import json
 import math
 import os
+import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +45,7 @@ tok.save_pretrained(model_dir)
 os.environ["LLMKIT_HF_MODEL"] = str(model_dir)
 
 from peft import PeftModel  # noqa: E402
+from safetensors.torch import load_file  # noqa: E402
 
 from utils import fine_tuned, setup  # noqa: E402
 from utils import finetune as ft  # noqa: E402
@@ -129,6 +134,27 @@ for quantize in (planned.quantize_4bit, not planned.quantize_4bit):
     )
     del model, base, fresh, reloaded, trainer
     torch.cuda.empty_cache()
+
+if torch.cuda.device_count() >= 2:  # the 70B plan for 2 x 24 GB, run on the stand-in: plan, then the printed command
+    print("--- FSDP + QLoRA on 2 GPUs")
+    fsdp_out = work / "fsdp"
+    script = [sys.executable, str(Path(__file__).resolve().parent / "train_week7.py")]
+    args = ["--gpu", "L4", "--gpus", "2", "--base", "meta-llama/Llama-3.1-70B", "--steps", "6", "--out", str(fsdp_out)]
+    planned = subprocess.run([*script, *args], capture_output=True, text=True)
+    check(planned.returncode == 0 and "FSDP + QLoRA on 2 x L4" in planned.stdout, "FSDP: planned, launch printed")
+    command = shlex.split(planned.stdout.strip().splitlines()[-1]) if planned.returncode == 0 else ["false"]
+    trained = subprocess.run(command, capture_output=True, text=True)
+    failed = f": {trained.stderr[-600:]}" if trained.returncode else ""
+    check(trained.returncode == 0, f"FSDP: the printed command trained{failed}")
+    losses = json.loads((fsdp_out / "losses.json").read_text())["losses"] if trained.returncode == 0 else []
+    check(bool(losses) and all(map(math.isfinite, losses)), f"FSDP: every logged loss is a number {losses}")
+    weights = fsdp_out / "adapter" / "adapter_model.safetensors"
+    lora_b = [w for name, w in load_file(weights).items() if "lora_B" in name] if weights.exists() else []
+    check(bool(lora_b) and all(w.abs().max() > 0 for w in lora_b), "FSDP: the adapter saved is the trained one")
+    refused = subprocess.run([*script, *args, "--merge"], capture_output=True, text=True)
+    check(refused.returncode == 2 and "Merging is refused under FSDP" in refused.stderr, "FSDP: --merge is refused")
+else:
+    print(f"--- FSDP + QLoRA needs 2 GPUs; this machine has {torch.cuda.device_count()}")
 
 print(json.dumps(rows, indent=1))
 print("FAILED:" if failures else "all checks passed", failures)

@@ -141,3 +141,80 @@ def test_what_cannot_run_is_one_sentence(tmp_path, monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "3")
     with pytest.raises(BadInputError, match=r"global batch \(8\) must split evenly over 3 processes"):
         train_data_parallel(tmp_path, [], FineTuneConfig(), 8, tmp_path)
+
+
+def test_fsdp_wraps_the_kit_s_qlora_model_on_a_cpu_and_its_adapter_is_saved(tmp_path, monkeypatch):
+    """FSDP + QLoRA rehearsed in this process with torch's FSDP on a one-process gloo group (Accelerate sets FSDP up
+    on GPUs only): the base loaded with the kit's arguments for an FSDP plan, given LoRA by the kit, wrapped by peft's
+    auto-wrap policy, trains, and the adapter written from its full state dict reloads with the trained weights. FSDP
+    refuses integer tensors (4-bit weights stored as bitsandbytes' uint8) and units of two dtypes (k-bit
+    preparation's float32 norms beside bfloat16 weights); peft alone would save an empty adapter."""
+    import torch
+    import torch.distributed as dist
+    from peft import PeftModel
+    from peft.utils.other import fsdp_auto_wrap_policy
+    from torch.distributed.fsdp import FullyShardedDataParallel, StateDictType
+
+    from utils import finetune as ft
+    from utils.client.local_server import free_port
+    from utils.distributed import write_adapter
+    from utils.standins.rehearsal import build_tiny_llama
+
+    monkeypatch.setenv("LLMKIT_HF_MODEL", str(build_tiny_llama(tmp_path / "tiny")))
+    config = ft.FineTuneConfig(
+        base="llama-3.1-70b",
+        r=4,
+        alpha=8,
+        quantize_4bit=True,
+        gradient_checkpointing=True,
+        compute_dtype="bfloat16",
+        fsdp=True,
+    ).validate()
+    tok, base = ft.load_base(config)
+    model = ft.lora_model(base, config)
+    assert any(getattr(m, "gradient_checkpointing", False) for m in model.modules())  # as the FSDP plan trains
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{free_port()}", rank=0, world_size=1)
+    try:
+        wrapped = FullyShardedDataParallel(
+            model, auto_wrap_policy=fsdp_auto_wrap_policy(model), use_orig_params=False, device_id=torch.device("cpu")
+        )
+        optimiser = torch.optim.AdamW([p for p in wrapped.parameters() if p.requires_grad], lr=1e-2)
+        batch = tok(["A red kettle with a 2 litre tank.", "A steel kettle."], return_tensors="pt", padding=True)
+        for _ in range(2):
+            wrapped(**batch, labels=batch["input_ids"]).loss.backward()
+            optimiser.step()
+            optimiser.zero_grad()
+        with FullyShardedDataParallel.state_dict_type(wrapped, StateDictType.FULL_STATE_DICT):
+            state = wrapped.state_dict()
+    finally:
+        dist.destroy_process_group()
+    trained = {key: w for key, w in state.items() if "lora_B" in key}
+    assert trained and all(w.abs().max() > 0 for w in trained.values())  # B starts at zero: it trained
+    _, fresh = ft.load_base(config)
+    reloaded = PeftModel.from_pretrained(fresh, write_adapter(model, state, tmp_path / "adapter"))
+    lora = {key: w for key, w in reloaded.state_dict().items() if "lora_" in key}
+    assert lora.keys() == {key for key in state if "lora_" in key}
+    assert all(torch.equal(weight, state[key]) for key, weight in lora.items())
+
+
+def test_the_script_merges_the_saved_adapter_into_its_base(tmp_path):
+    """--merge (one GPU or DDP): the adapter rank 0 saved, merged into its base, gives the adapted model's logits."""
+    import runpy
+
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from utils.standins.rehearsal import build_tiny_llama
+
+    merge = runpy.run_path(str(Path(__file__).resolve().parents[1] / "scripts" / "train_week7.py"))["merge"]
+    folder = build_tiny_llama(tmp_path / "tiny")
+    lora = LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False)  # not a no-op adapter
+    adapted = get_peft_model(AutoModelForCausalLM.from_pretrained(folder), lora).eval()
+    adapted.save_pretrained(tmp_path / "adapter")
+    merged = AutoModelForCausalLM.from_pretrained(merge(tmp_path / "adapter", AutoTokenizer.from_pretrained(folder)))
+    ids = torch.tensor([[1, 5, 9, 14]])
+    with torch.no_grad():
+        base = AutoModelForCausalLM.from_pretrained(folder)(ids).logits
+        assert torch.allclose(merged(ids).logits, adapted(ids).logits, atol=1e-4)
+        assert not torch.allclose(base, adapted(ids).logits, atol=1e-4)

@@ -5,6 +5,7 @@ alone reports and saves."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import resource
 import sys
@@ -17,10 +18,52 @@ from .errors import BadInputError, LLMKitError
 from .finetune import FineTuneConfig, build_dataset, load_base, lora_model, make_trainer
 from .prices import Item
 
+# peft cannot merge an adapter into a base that no process holds whole: what to do instead, in one sentence
+MERGE_UNDER_FSDP = (
+    "Merging is refused under FSDP, where each process holds only a shard of the 4-bit base: train and save the "
+    "adapter, then merge on one machine afterwards (load the base in 16-bit, PeftModel.from_pretrained(base, "
+    "adapter_folder), merge_and_unload())."
+)
+NEEDS_ACCELERATE = (
+    "This config trains with FSDP, which Accelerate sets up: launch with `accelerate launch --config_file <the plan's "
+    "config>` (scripts/train_week7.py prints the command)."
+)
+
 
 def process_rank() -> tuple[int, int]:
     """(this process's rank, how many processes train together): (0, 1) when run alone."""
     return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def fsdp_launched() -> bool:
+    """True in a process that `accelerate launch` started with an FSDP config."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"
+
+
+def use_peft_fsdp_wrapping(trainer: Any) -> None:
+    """Before training under FSDP: peft's auto-wrap policy, which makes each LoRA layer its own FSDP unit, so the
+    frozen 4-bit weights and the trainable ones are flattened apart (the memory saving of use_orig_params false)."""
+    from peft.utils.other import fsdp_auto_wrap_policy
+
+    plugin = getattr(trainer.accelerator.state, "fsdp_plugin", None)
+    if plugin is None:
+        raise BadInputError(NEEDS_ACCELERATE)
+    plugin.auto_wrap_policy = fsdp_auto_wrap_policy(trainer.model)
+
+
+def write_adapter(model: Any, state: dict[str, Any], folder: str | Path) -> Path:
+    """Save a LoRA model's adapter from its full state dict, in PeftModel.save_pretrained's format. Under FSDP, peft
+    0.21 selects the adapter's weights by module names that FSDP's wrapping of each layer changed, and saves none."""
+    from safetensors.torch import save_file
+
+    name, folder = model.active_adapter, Path(folder)
+    weights = {key.replace(f".{name}.", "."): w.contiguous() for key, w in state.items() if f".{name}." in key}
+    if not weights:
+        raise LLMKitError(f"The state dict holds no weights of the adapter {name!r}: nothing to save.")
+    folder.mkdir(parents=True, exist_ok=True)
+    model.peft_config[name].save_pretrained(str(folder))
+    save_file(weights, str(folder / "adapter_model.safetensors"))
+    return folder
 
 
 def launch_command(script: str | Path, processes: int, *args: str) -> list[str]:
@@ -38,6 +81,13 @@ def launch_command(script: str | Path, processes: int, *args: str) -> list[str]:
         str(script),
         *args,
     ]
+
+
+def accelerate_command(config_file: str | Path, script: str | Path, *args: str) -> list[str]:
+    """`accelerate launch` of a script with a written Accelerate config (this environment's accelerate, where found)."""
+    here = Path(sys.executable).with_name("accelerate")
+    launcher = str(here) if here.exists() else "accelerate"
+    return [launcher, "launch", "--config_file", str(config_file), str(script), *args]
 
 
 def run_processes(script: str | Path, processes: int, *args: str) -> str:
@@ -73,20 +123,26 @@ def train_data_parallel(
     out: str | Path,
 ) -> dict[str, Any]:
     """Run in every process: LoRA training with the global batch split over the processes (each sees its own
-    shard; gradients are averaged, so each step is the step one process would take on the whole batch). Each process
-    writes the items it trained on, its seconds, tokens and peak memory; rank 0 alone writes the losses and saves the
-    one adapter. model_folder None: the config's base, loaded as week 7 loads it (4-bit where the plan says), each
-    process's copy on its own GPU. Returns the losses, and the trained model and tokenizer for rank 0 to evaluate."""
+    shard, in micro-batches of at most config.batch_size, the plan's, accumulating the rest; gradients are averaged,
+    so each step is the step one process would take on the whole batch). Each process writes the items it trained
+    on, its seconds, tokens and peak memory; rank 0 alone writes the losses and saves the one adapter. model_folder
+    None: the config's base, loaded as week 7 loads it (finetune.load_kwargs: 4-bit where the plan says; each
+    process's copy on its own GPU, or under FSDP a shard placed by Accelerate, wrapped by peft's policy and gathered
+    into a full state dict to save). Returns the losses, and the trained model and tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, set_seed
 
     rank, world = process_rank()
     if global_batch % world:
         raise BadInputError(f"The global batch ({global_batch}) must split evenly over {world} processes.")
-    if world > 1 and not torch.cuda.is_available() and os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true":
-        raise BadInputError("FSDP does not run on a CPU in practice: rehearse with DDP (gloo) and shard on GPUs.")
+    if not torch.cuda.is_available() and (config.fsdp or (world > 1 and fsdp_launched())):
+        raise BadInputError("Accelerate runs FSDP on GPUs only: rehearse with DDP (gloo) here and shard on GPUs.")
+    if config.fsdp and not fsdp_launched():
+        raise BadInputError(NEEDS_ACCELERATE)
     out = Path(out)
-    config = replace(config, batch_size=global_batch // world, grad_accum=1, group_by_length=False).validate()
+    share = global_batch // world
+    batch = math.gcd(config.batch_size, share)  # at most the plan's batch per process; the rest accumulated
+    config = replace(config, batch_size=batch, grad_accum=share // batch, group_by_length=False).validate()
     set_seed(config.seed)
     if model_folder is None:
         tok, base = load_base(config)
@@ -96,23 +152,31 @@ def train_data_parallel(
     model = lora_model(base, config)
     dataset = build_dataset(tok, items, config.max_length)
     trainer = make_trainer(model, tok, dataset, config)
+    if config.fsdp:
+        use_peft_fsdp_wrapping(trainer)
     recorder = _RecordingCollator(trainer.data_collator, {tuple(d["input_ids"]): i for i, d in enumerate(dataset)})
     trainer.data_collator = recorder
     seconds = trainer.train().metrics["train_runtime"]
     # the data loader reads one batch ahead (to know which is last): keep the batches the steps trained on
-    recorder.seen = recorder.seen[: trainer.state.global_step * config.batch_size]
+    recorder.seen = recorder.seen[: trainer.state.global_step * share]
     out.mkdir(parents=True, exist_ok=True)
     tokens = sum(len(dataset[i]["input_ids"]) for i in recorder.seen)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
     report = {
         "seen": recorder.seen,
-        "batch": config.batch_size,
+        "batch": share,
         "seconds": seconds,
         "tokens": tokens,
         "peak_mb": peak_mb,
     }
     (out / f"rank{rank}.json").write_text(json.dumps(report))
-    trainer.save_model(str(out / "adapter"))  # the Trainer writes on the main process only
+    if config.fsdp:  # a full state dict, gathered by every process onto the main one, which writes the adapter
+        trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
+        state = trainer.accelerator.get_state_dict(trainer.model)
+        if trainer.is_world_process_zero():
+            write_adapter(model, state, out / "adapter")
+    else:
+        trainer.save_model(str(out / "adapter"))  # the Trainer writes on the main process only
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
     if trainer.is_world_process_zero():
         (out / "losses.json").write_text(json.dumps({"world": world, "losses": losses}))

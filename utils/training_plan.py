@@ -105,9 +105,10 @@ class ClusterPlan:
         return self.per_device.batch_size * self.per_device.grad_accum * self.processes
 
     @property
-    def quant_storage(self) -> str | None:
-        """bnb_4bit_quant_storage: FSDP shards only float tensors, so 4-bit weights are packed in the model's dtype."""
-        return self.per_device.compute_dtype if self.strategy == "FSDP + QLoRA" else None
+    def fsdp(self) -> bool:
+        """FSDP + QLoRA? Then the base is loaded sharded, its 4-bit weights packed in the compute dtype
+        (finetune.load_kwargs), and launched by `accelerate launch` with accelerate_config()."""
+        return self.strategy == "FSDP + QLoRA"
 
     def accelerate_config(self) -> dict[str, object]:
         """The Accelerate config this plan launches with (`accelerate launch --config_file`)."""
@@ -120,7 +121,7 @@ class ClusterPlan:
             "mixed_precision": precision,
             "use_cpu": False,
         }
-        if self.strategy == "FSDP + QLoRA":  # peft's FSDP + QLoRA guide (docs/source/accelerate/fsdp.md, v0.21.2)
+        if self.fsdp:  # peft's FSDP + QLoRA guide (docs/source/accelerate/fsdp.md, v0.21.2)
             config["fsdp_config"] = {
                 "fsdp_auto_wrap_policy": "TRANSFORMER_BASED_WRAP",  # with peft's fsdp_auto_wrap_policy at run time
                 "fsdp_sharding_strategy": "FULL_SHARD",
