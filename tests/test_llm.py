@@ -115,7 +115,7 @@ def flaky(monkeypatch):
             providers.PROVIDERS, "flaky", providers.Provider(server.url("/v1"), ("FLAKY_API_KEY",), None)
         )
         monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
-        monkeypatch.setenv("LLMKIT_UNLISTED_PRICE", "1,2")  # a paid provider the catalogue does not list: priced by hand
+        monkeypatch.setenv("LLMKIT_UNLISTED_PRICE", "1,2")  # unlisted: priced by hand
         yield statuses, seen
 
 
