@@ -265,9 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     text = summary(rows, f"Notebook run summary ({kind})")
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "SUMMARY.md").write_text(text)
-    (out_dir / "times.json").write_text(
-        json.dumps({n: {"seconds": round(s, 1), "ok": ok, "error": e} for n, s, ok, e, _ in rows}, indent=1)
-    )
+    times_file = out_dir / "times.json"  # earlier rows of other notebooks kept: a rerun of one updates its own
+    times = json.loads(times_file.read_text()) if times_file.exists() else {}
+    times.update({n: {"seconds": round(s, 1), "ok": ok, "error": e} for n, s, ok, e, _ in rows})
+    times_file.write_text(json.dumps(times, indent=1))
     print(text)
     if stopped:
         return 128 + (_stop["signal"] or signal.SIGINT)

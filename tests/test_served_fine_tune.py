@@ -52,3 +52,11 @@ def test_the_served_adapter_is_asked_its_training_prompt_and_changes_the_answers
     assert [r.text for r in replies] != base  # the adapter is applied (smollm2's own server answers otherwise)
     if backend == "transformers":  # the merged float32 model is the notebook's model: the same greedy answers
         assert [r.text.lstrip() for r in replies] == [fine_tuned.generate_price(model, tok, it, 6) for it in ITEMS]
+
+
+def test_with_transformers_chosen_the_fine_tune_is_merged_even_beside_a_gguf_base(adapter, monkeypatch):
+    folder, _, tok = adapter
+    monkeypatch.setenv("LLMKIT_LOCAL_BACKEND", "transformers")  # Colab's path, or a student's choice
+    fine_tuned.serve(folder, tok, smollm2_server_gguf(), "ft-forced")  # the notebook passes the GGUF base offline
+    tune = local_server._fine_tunes["ft-forced"]
+    assert tune.lora_gguf is None and (tune.folder / "config.json").exists()  # a merged model transformers can load

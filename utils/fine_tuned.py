@@ -174,10 +174,10 @@ def training_format(tok: Any) -> str:
 
 def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str = "price-ft") -> str:
     """Serve a saved adapter like any model and return its name for chat(): llama.cpp loads the base's GGUF with the
-    adapter converted to a GGUF LoRA; without llama.cpp (or a GGUF base), transformers serve loads the base with the
-    adapter merged in. Either way the prompt format is the training one (`training_format`). The base is the one the
-    adapter names in its config."""
-    from .client.local_server import FineTune, add_fine_tune
+    adapter converted to a GGUF LoRA; where the local backend is transformers serve (no llama.cpp, no GGUF base, or
+    LLMKIT_LOCAL_BACKEND=transformers), it loads the base with the adapter merged in. Either way the prompt format
+    is the training one (`training_format`). The base is the one the adapter names in its config."""
+    from .client.local_server import FineTune, add_fine_tune, local_backend
 
     adapter_dir = Path(adapter_dir)
     if not (adapter_dir / "adapter_config.json").exists():
@@ -187,7 +187,7 @@ def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str
     template = adapter_dir / "served_format.json"  # llama.cpp reads the template from a tokenizer config
     keys = {"chat_template": tok.chat_template, "bos_token": tok.bos_token or "", "eos_token": tok.eos_token}
     template.write_text(json.dumps(keys))
-    if base_gguf is not None and lora_converter() is not None:
+    if base_gguf is not None and local_backend() == "llama.cpp" and lora_converter() is not None:
         lora = lora_to_gguf(adapter_dir, base_folder, adapter_dir / "adapter.gguf")
         write_modelfile(adapter_dir / "Modelfile", base_gguf, lora, tok.eos_token)
         add_fine_tune(alias, FineTune(adapter_dir, template, base_gguf, lora))
