@@ -43,7 +43,7 @@ SIZES: dict[str, Sizes] = {
         codegen_max_tokens=400,
         needle_max_tokens=1024,
         chain_items=16,
-        style_items=(12, 8, 8),
+        style_items=(12, 8, 6),
     ),
     "full": Sizes(
         price_train_items=8000,

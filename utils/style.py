@@ -33,8 +33,9 @@ def chat_text(tok: Any, question: str, system: str | None = None) -> str:
 
 
 @torch.no_grad()
-def replies(model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = 20):
-    """Greedy replies to many questions at once (left-padded, so every prompt ends where generation starts)."""
+def replies(model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = 12):
+    """Greedy replies to many questions at once, each its first max_new_tokens tokens (enough to show a style),
+    left-padded so every prompt ends where generation starts."""
     tok.padding_side = "left"
     batch = tok(
         [chat_text(tok, q, system) for q in questions], return_tensors="pt", padding=True, add_special_tokens=False
