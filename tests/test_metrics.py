@@ -23,19 +23,6 @@ def test_worked_examples():
         metrics.loss_of_probability(0)
 
 
-def test_cross_entropy_by_hand_equals_transformers(tiny):
-    ids = torch.randint(0, 97, (2, 20), generator=torch.Generator().manual_seed(1))
-    with torch.no_grad():
-        out = tiny(ids, labels=ids)
-    assert metrics.cross_entropy_by_hand(out.logits, ids).item() == pytest.approx(out.loss.item(), abs=1e-4)
-
-
-def test_uniform_logits_give_vocabulary_size_perplexity():
-    ids = torch.randint(0, 50, (1, 10))
-    loss = metrics.cross_entropy_by_hand(torch.zeros(1, 10, 50), ids).item()
-    assert metrics.perplexity(loss) == pytest.approx(50)
-
-
 class CharTokenizer:
     """Characters as token ids, enough for the sliding-window code."""
 

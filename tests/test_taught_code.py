@@ -43,15 +43,17 @@ def test_taught_reads_a_cells_function_and_nothing_else(tmp_path, write_notebook
 
 
 @pytest.mark.unit
-def test_week6_cross_entropy_and_perplexity_match_utils(tiny_llama):
+def test_week6_cross_entropy_by_hand_is_the_loss_transformers_trains_on(tiny_llama):
+    """The notebook's own function, on a model's logits; and on uniform logits its perplexity is the vocabulary."""
     from utils import metrics
 
     cell = taught("week6/01_metrics.ipynb")
     model = tiny_llama(97).eval()
     ids = torch.randint(0, 97, (2, 20), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
-        logits = model(ids).logits
-    assert cell.cross_entropy(logits, ids).item() == pytest.approx(metrics.cross_entropy_by_hand(logits, ids).item())
+        out = model(ids, labels=ids)
+    assert cell.cross_entropy(out.logits, ids).item() == pytest.approx(out.loss.item(), abs=1e-4)
+    assert cell.perplexity(cell.cross_entropy(torch.zeros(1, 20, 97), ids[:1]).item()) == pytest.approx(97)
     assert cell.perplexity(2.5) == pytest.approx(metrics.perplexity(2.5))
 
 
@@ -156,8 +158,8 @@ def test_week6_rag_prompt_retrieves_as_the_kit_does():
 
     cell, train = taught("week6/02_strategies.ipynb"), _items(10)
     cell.globals.update(store=Store(), data=SimpleNamespace(train=train))
-    item = _items(1)[0]
-    assert cell.rag_prompt(item, k=3) == prompting.rag_messages(Store(), train, k=3)(item)
+    item = _items(1)[0]  # the nearest item goes last, right before the question
+    assert cell.rag_prompt(item, k=3) == prompting.few_shot_messages(item, [train[7], train[2], train[5]])
 
 
 WEEK6_03 = "week6/03_chains_tools_and_knowledge.ipynb"
@@ -175,22 +177,38 @@ def _recording(replies):
 
 
 @pytest.mark.unit
-def test_week6_chain_sends_what_the_chain_predictor_sends():
+def test_week6_chain_feeds_the_facts_forward_and_counts_both_calls():
+    """The chain week 6/03 writes: the facts prompt, then the price prompt on the facts alone (the title when the
+    first call gave none); its predictor counts both calls' tokens, seconds and dollars, priced from the catalogue."""
     from utils import chains
+    from utils.client.costs import cost_usd
     from utils.client.llm import ChatResult
     from utils.prompting import RecordedPredictor
 
-    cell, item = taught(WEEK6_03), _items(1)[0]
+    cell, item, model = taught(WEEK6_03), _items(1)[0], "openai/gpt-4o-mini"
     for facts in ("maker: Kestrel; 1.7 litre", ""):  # facts, or none (the title goes on instead)
-        replies = [ChatResult(facts, "m", 50, 5, 0.1, 0.1, None), ChatResult("$31", "m", 20, 2, 0.1, 0.1, None)]
-        cell.globals["chat"], ours = _recording(replies)
-        recorded = RecordedPredictor("local/smollm2", lambda i: cell.chain(i, "local/smollm2"))
+        replies = [ChatResult(facts, model, 50, 5, 0.1, 0.1, None), ChatResult("$31", model, 20, 2, 0.3, 0.3, None)]
+        cell.globals["chat"], sent = _recording(replies)
+        recorded = RecordedPredictor(model, lambda i: cell.chain(i, model))
         assert recorded(item) == "$31" and [c.text for c in recorded.log[0][1]] == [facts, "$31"]
-        kits_chat, kits = _recording(replies)
-        kit = chains.ChainPredictor("local/smollm2", chat_fn=kits_chat)
-        assert kit(item) == "$31"
-        assert ours == kits
-        assert recorded.stats() == kit.stats()  # the same tokens, seconds and dollars per item
+        assert sent == [
+            (
+                model,
+                [{"role": "system", "content": chains.FACTS_PROMPT}, {"role": "user", "content": item.text}],
+                {"max_tokens": 60},
+            ),
+            (
+                model,
+                [
+                    {"role": "system", "content": chains.PRICE_FROM_FACTS},
+                    {"role": "user", "content": facts or item.title},
+                ],
+                {"max_tokens": 10},
+            ),
+        ]
+        stats = recorded.stats()
+        assert stats["calls"] == 2 and stats["input_tokens"] == 70 and stats["latency_s"] == pytest.approx(0.4)
+        assert stats["cost_per_1k"] == pytest.approx((cost_usd(model, 50, 5) + cost_usd(model, 20, 2)) * 1000)
 
 
 @pytest.mark.unit

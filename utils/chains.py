@@ -40,32 +40,6 @@ SIMILAR_ITEMS_TOOL = {
 
 
 @dataclass
-class ChainPredictor:
-    """Two calls per item: extract the key facts, then price from the facts alone."""
-
-    model: str
-    fact_tokens: int = 60
-    chat_fn: Callable[..., ChatResult] = chat
-    calls: list[list[ChatResult]] = field(default_factory=list)
-    facts: list[str] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def __call__(self, item: Item) -> str:
-        ask = [{"role": "system", "content": FACTS_PROMPT}, {"role": "user", "content": item.text}]
-        step1 = self.chat_fn(self.model, ask, max_tokens=self.fact_tokens)
-        price = [{"role": "system", "content": PRICE_FROM_FACTS}, {"role": "user", "content": step1.text or item.title}]
-        step2 = self.chat_fn(self.model, price, max_tokens=10)
-        with self._lock:
-            self.calls.append([step1, step2])
-            self.facts.append(step1.text)
-        return step2.text
-
-    def stats(self, priced_as: str | None = None) -> dict[str, float]:
-        """Tokens, seconds and dollars per item (both calls together)."""
-        return usage_per_item(self.calls, priced_as or self.model)
-
-
-@dataclass
 class ToolPredictor:
     """The model may call similar_items (the kit runs it on the vector store), then answers with the results.
 

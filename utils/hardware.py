@@ -33,6 +33,10 @@ GPUS = {  # NVIDIA product data sheets (H100 SXM, A100 80GB SXM, L4, T4); bf16 n
     "T4": GPU("T4", 16, False, 320),
 }
 
+# LoRA training of Llama 3.1 8B on one H100 80GB, tokens/s: measured by benchmarks/week7_training.py --shapes
+# (benchmarks/README.md, "Week 7 training on GPUs"); week 4 costs a course-sized fine-tune with them
+H100_LORA_TOKENS_PER_S = {"QLoRA + checkpointing": 3_600, "bf16 LoRA": 8_800}
+
 # Colab's free GPU as torch reports it (a 16 GB card, 14.7 GiB usable; compute capability 7.5): what the training
 # plan is checked against in the tests, and what the rehearsal plans for on a CPU.
 COLAB_T4 = GPU("Tesla T4", 14.7, False, 320)

@@ -23,15 +23,6 @@ def perplexity(loss: float) -> float:
     return math.exp(loss)
 
 
-def cross_entropy_by_hand(logits: torch.Tensor, input_ids: torch.Tensor) -> torch.Tensor:
-    """Mean next-token cross-entropy: softmax over the vocabulary, then -log p(true next token), averaged."""
-    logits = logits[:, :-1, :].double()  # the prediction at position t is for token t+1
-    targets = input_ids[:, 1:]
-    log_probs = logits - torch.logsumexp(logits, dim=-1, keepdim=True)  # log softmax, written out
-    true_log_p = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return -true_log_p.mean()
-
-
 def _device(model: Any) -> torch.device:
     return getattr(model, "device", None) or next(model.parameters()).device
 

@@ -134,14 +134,3 @@ def nearest_neighbour_predictor(store: Any, train: Sequence[Item], k: int = 1) -
         return float(mean(train[i].price for i in idx[0]))
 
     return predict
-
-
-def rag_messages(store: Any, train: Sequence[Item], k: int = 4) -> Callable[[Item], Messages]:
-    """A prompt builder that puts the k most similar training items (with prices) before the question."""
-
-    def build(item: Item) -> Messages:
-        _, idx = store.search([item.text], k)
-        similar = [train[i] for i in reversed(idx[0])]  # the most similar right before the question
-        return few_shot_messages(item, similar)
-
-    return build
