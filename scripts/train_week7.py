@@ -95,8 +95,7 @@ def merge(adapter: Path, tok: Any) -> Path:
     """The saved adapter merged into its base (loaded whole, in the dtype of its files): a folder beside it."""
     from utils import fine_tuned
 
-    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
-    return fine_tuned.merged_folder(adapter, tok, Path(base))
+    return fine_tuned.merged_folder(adapter, tok)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -60,7 +60,6 @@ def train_style_lora(
     if len(questions) != len(answers) or len(questions) < batch_size:
         raise BadInputError(f"Style training needs at least {batch_size} question-answer pairs, got {len(answers)}.")
     torch.manual_seed(seed)
-    # rank 8, alpha 16, the attention projections of the top half of the layers (the backward pass stops there)
     model = lora_model(model, FineTuneConfig(dropout=0.0, top_layers=model.config.num_hidden_layers // 2))
     examples = []
     for question, answer in zip(questions, answers):
