@@ -14,6 +14,7 @@ from .finetune import FineTuneConfig, lora_model
 from .prices import Item
 
 STYLE_RULE = "Write your whole reply in lowercase letters: no capital letters at all."
+REPLY_TOKENS = 12  # each reply's first tokens: enough to show a style, the same cap for every model compared
 
 
 def in_style(reply: str) -> bool:
@@ -33,9 +34,11 @@ def chat_text(tok: Any, question: str, system: str | None = None) -> str:
 
 
 @torch.no_grad()
-def replies(model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = 12):
-    """Greedy replies to many questions at once, each its first max_new_tokens tokens (enough to show a style),
-    left-padded so every prompt ends where generation starts."""
+def replies(
+    model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = REPLY_TOKENS
+):
+    """Greedy replies to many questions at once, each its first max_new_tokens tokens, left-padded so every prompt
+    ends where generation starts."""
     tok.padding_side = "left"
     batch = tok(
         [chat_text(tok, q, system) for q in questions], return_tensors="pt", padding=True, add_special_tokens=False
