@@ -186,16 +186,15 @@ def top_layers_table(steps: int = 5) -> list[dict]:
     profile = setup(quiet=True)
     data = load_price_data(profile)
     base = ft.config_for(profile)
-    attention = ("q_proj", "k_proj", "v_proj", "o_proj")
     rows = []
     for top in (0, 15, 10, 6):
-        for targets in (attention, ft.ATTENTION_AND_MLP):
+        for targets in (ft.ATTENTION, ft.ATTENTION_AND_MLP):
             config = dataclasses.replace(base, top_layers=top, target_modules=targets)
             m = fine_tuned.measure_throughput(config, data.train[:64], steps)
             rows.append(
                 {
                     "LoRA layers": "all" if top == 0 else f"top {top}",
-                    "matrices": "attention" if targets == attention else "attention + MLP",
+                    "matrices": "attention" if targets == ft.ATTENTION else "attention + MLP",
                     "s/step": round(m["seconds"] / (steps - 1), 2),
                     "examples/s": round(m["examples_per_s"], 1),
                     "offline config": "yes" if (top, targets) == (base.top_layers, base.target_modules) else "",

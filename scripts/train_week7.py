@@ -52,7 +52,7 @@ def plan_run(profile: Any, gpu: GPU | None, gpus: int, base: str | None = None) 
     per-GPU set-up is the config's (under FSDP no one card holds the model, so plan_training on one card is never
     asked); without a GPU, or on the offline profile (its stand-in's config is its own), no plan."""
     if profile.offline or gpu is None:
-        return None, ft.config_for(profile)
+        return None, ft.config_for(profile, base=base)
     key = ft.full_base(base)
     plan = ft.plan_gpus(key, gpu, gpus)
     return plan, ft.config_for(profile, base=key, plan=plan)
@@ -95,8 +95,7 @@ def merge(adapter: Path, tok: Any) -> Path:
     """The saved adapter merged into its base (loaded whole, in the dtype of its files): a folder beside it."""
     from utils import fine_tuned
 
-    base = json.loads((adapter / "adapter_config.json").read_text())["base_model_name_or_path"]
-    return fine_tuned.merged_folder(adapter, tok, Path(base))
+    return fine_tuned.merged_folder(adapter, tok)
 
 
 def main(argv: list[str] | None = None) -> int:

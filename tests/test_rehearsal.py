@@ -39,22 +39,6 @@ def test_under_the_rehearsal_every_chosen_model_resolves_to_a_stand_in(tmp_path,
 
 
 @pytest.mark.unit
-def test_quality_claims_are_asserted_except_in_the_rehearsal(monkeypatch, capsys):
-    from utils.checks import check
-
-    monkeypatch.delenv(rehearsal.FLAG, raising=False)
-    with pytest.raises(AssertionError, match="loss fell"):
-        check(False, "loss fell", about_model_quality=True)
-    monkeypatch.setenv(rehearsal.FLAG, "1")
-    check(False, "loss fell", about_model_quality=True)
-    printed = capsys.readouterr().out
-    assert "not checked in the rehearsal (its stand-in models have random weights): loss fell" in printed
-    monkeypatch.delenv(rehearsal.FLAG)
-    check(True, "loss fell", about_model_quality=True)
-    assert "✓ loss fell" in capsys.readouterr().out  # a claim that held is read as a sentence
-
-
-@pytest.mark.unit
 def test_tiny_llama_is_built_from_a_config(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

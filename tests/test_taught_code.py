@@ -281,7 +281,9 @@ def test_a_check_prints_its_sentence_or_stops_the_run_naming_it(monkeypatch, cap
         check(False, "the loss fell", about_model_quality=True)  # asserted outside the rehearsal
     monkeypatch.setenv("LLMKIT_REHEARSAL", "1")
     check(False, "the loss fell", about_model_quality=True)
-    assert "not checked in the rehearsal" in capsys.readouterr().out
+    assert "not checked in the rehearsal (its stand-in models have random weights): the loss fell" in (
+        capsys.readouterr().out
+    )
     with pytest.raises(AssertionError):
         check(False, "the table has its rows")  # a claim about the code, not a model: checked in the rehearsal too
 

@@ -166,6 +166,15 @@ def test_the_model_would_be_loaded_as_its_plan_says(full_profile, monkeypatch, g
         assert packed == torch.uint8 and kwargs["device_map"] == {"": 1}
 
 
+def test_without_a_gpu_the_full_profile_trains_the_base_it_was_given(full_profile):
+    """--base on a machine with no GPU (and no --gpu): no plan, and the config trains that base, not the default."""
+    from utils import finetune as ft
+    from utils.profile import get_profile
+
+    plan, config = _train_week7().plan_run(get_profile(), None, 1, "meta-llama/Llama-3.2-3B")
+    assert plan is None and config.base == ft.base_key("meta-llama/Llama-3.2-3B") != ft.full_base(None)
+
+
 def test_the_run_trains_only_where_it_is_the_plan_s(monkeypatch):
     """As many processes as planned, that many GPUs, and FSDP set up by Accelerate exactly when the plan shards."""
     script = _train_week7()

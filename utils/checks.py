@@ -13,28 +13,26 @@ import json
 from .settings import rehearsing, setting
 
 
-def _log(sentence: str, quality: bool, held: bool, rehearsed: bool) -> None:
-    """Append the claim to LLMKIT_CLAIMS_LOG (a JSON line each), where `make claims` reads it."""
-    path = setting("LLMKIT_CLAIMS_LOG")
-    if path:
-        row = {"sentence": sentence, "quality": quality, "held": held, "rehearsed": rehearsed}
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+def _log(path: str, sentence: str, quality: bool, held: bool) -> None:
+    """Append the claim to the claims log (a JSON line each), where `make claims` reads it."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"sentence": sentence, "quality": quality, "held": held}) + "\n")
 
 
 def check(holds: bool, sentence: str, about_model_quality: bool = False) -> None:
     """Print '✓ sentence' when the claim holds; raise AssertionError with the sentence when it does not.
 
     about_model_quality: a claim about what a model does; in the rehearsal it is named, not checked, and under
-    `make claims` a failure is counted and the run goes on."""
+    `make claims` (LLMKIT_CLAIMS_LOG set) a failure is counted and the run goes on."""
     holds = bool(holds)
-    rehearsed = about_model_quality and rehearsing()
-    _log(sentence, about_model_quality, holds, rehearsed)
-    if rehearsed:
+    log = setting("LLMKIT_CLAIMS_LOG")
+    if log:
+        _log(log, sentence, about_model_quality, holds)
+    if about_model_quality and rehearsing():
         print(f"· not checked in the rehearsal (its stand-in models have random weights): {sentence}")
         return
     if not holds:
-        if about_model_quality and setting("LLMKIT_CLAIMS_LOG"):
+        if about_model_quality and log:
             print(f"✗ this run did not show it: {sentence}")
             return
         raise AssertionError(f"this run does not support the claim: {sentence}")

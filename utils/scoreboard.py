@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from .baselines import CONSTANT_GUESS
 from .client.costs import dollars
 from .errors import BadInputError
 from .paths import cache_dir, results_file
@@ -101,9 +102,6 @@ def record(
     if report.name != CONSTANT_GUESS and len(mean_row):
         print(against_the_mean(report, mean_row.iloc[0]))
     return table
-
-
-CONSTANT_GUESS = "constant (training mean)"  # week 6/01's baseline: the bar every approach's row is set against
 
 
 def against_the_mean(result: Report | Any, mean_row: Any) -> str:

@@ -14,6 +14,7 @@ from .finetune import FineTuneConfig, lora_model
 from .prices import Item
 
 STYLE_RULE = "Write your whole reply in lowercase letters: no capital letters at all."
+REPLY_TOKENS = 12  # each reply's first tokens: enough to show a style, the same cap for every model compared
 
 
 def in_style(reply: str) -> bool:
@@ -33,9 +34,11 @@ def chat_text(tok: Any, question: str, system: str | None = None) -> str:
 
 
 @torch.no_grad()
-def replies(model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = 12):
-    """Greedy replies to many questions at once, each its first max_new_tokens tokens (enough to show a style),
-    left-padded so every prompt ends where generation starts."""
+def replies(
+    model: Any, tok: Any, questions: Sequence[str], system: str | None = None, max_new_tokens: int = REPLY_TOKENS
+):
+    """Greedy replies to many questions at once, each its first max_new_tokens tokens, left-padded so every prompt
+    ends where generation starts."""
     tok.padding_side = "left"
     batch = tok(
         [chat_text(tok, q, system) for q in questions], return_tensors="pt", padding=True, add_special_tokens=False
@@ -60,7 +63,6 @@ def train_style_lora(
     if len(questions) != len(answers) or len(questions) < batch_size:
         raise BadInputError(f"Style training needs at least {batch_size} question-answer pairs, got {len(answers)}.")
     torch.manual_seed(seed)
-    # rank 8, alpha 16, the attention projections of the top half of the layers (the backward pass stops there)
     model = lora_model(model, FineTuneConfig(dropout=0.0, top_layers=model.config.num_hidden_layers // 2))
     examples = []
     for question, answer in zip(questions, answers):

@@ -207,6 +207,14 @@ NODES = [  # (GPU in hardware.GPUS, how many, model id in data/model_facts.csv):
 ]
 
 
+def plan_for_model(gpu: GPU, n: int, model_id: str) -> ClusterPlan:
+    """plan_cluster for a model of data/model_facts.csv on n cards of one kind, sized by its parameters and layers."""
+    from .catalog import model_facts
+
+    fact = model_facts().set_index("model").loc[model_id]
+    return plan_cluster(gpu, n, float(fact["params_b"]), int(fact["layers"]))
+
+
 def node_plans(nodes: list[tuple[str, int, str]] = NODES) -> pd.DataFrame:
     """Planned, not trained: the strategy and memory per GPU of plan_cluster for each (GPU, count, model) node."""
     from .catalog import model_facts
@@ -215,7 +223,7 @@ def node_plans(nodes: list[tuple[str, int, str]] = NODES) -> pd.DataFrame:
     facts, rows = model_facts().set_index("model"), []
     for gpu, n, model_id in nodes:
         fact = facts.loc[model_id]
-        plan = plan_cluster(GPUS[gpu], n, float(fact["params_b"]), int(fact["layers"]))
+        plan = plan_for_model(GPUS[gpu], n, model_id)
         rows.append(
             {
                 "node": f"{n} x {gpu}",

