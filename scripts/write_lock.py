@@ -22,8 +22,10 @@ SKIP = {"llm-engineering-kit", "pip", "setuptools", "wheel"}
 
 
 def pin(name: str, version: str, requires_python: str | None) -> str:
-    """One constraint line: name==version, with the release's Python range as a marker when it matters."""
-    line = f"{name}=={version}"
+    """One constraint line: name==version, with the release's Python range as a marker when it matters. A local
+    version label is dropped (torch 2.13.0+cpu from a wheel folder pins torch==2.13.0, which the index's CPU build,
+    2.13.0, satisfies too: a pin with the label cannot be met from the package index)."""
+    line = f"{name}=={version.split('+')[0]}"
     spec = SpecifierSet(requires_python or "")
     if all(spec.contains(v) for v in SUPPORTED):
         return line

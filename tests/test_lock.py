@@ -24,6 +24,16 @@ def test_a_release_that_needs_a_newer_python_gets_a_marker_and_others_none():
     assert write_lock.pin("old", "1.0", None) == "old==1.0"
 
 
+def test_a_local_build_label_is_not_pinned_so_the_index_release_satisfies_the_lock():
+    """torch 2.13.0+cpu (a wheel folder's build) pinned as torch==2.13.0: the package index serves 2.13.0, which a
+    pin of 2.13.0+cpu refuses (a student's install failed so), and which this pin, like the +cpu build, satisfies."""
+    line = write_lock.pin("torch", "2.13.0+cpu", ">=3.10")
+    assert line == "torch==2.13.0"
+    assert Requirement(line).specifier.contains("2.13.0") and Requirement(line).specifier.contains("2.13.0+cpu")
+    lock = (ROOT / "constraints.txt").read_text()
+    assert "+" not in "".join(x.split(";")[0] for x in lock.splitlines() if x and x[0] != "#")  # the lock itself
+
+
 def test_every_line_of_the_lock_is_an_exact_pin_and_the_lock_holds_on_this_python():
     lines = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line and line[0] != "#"]
     requirements = [Requirement(line) for line in lines]
