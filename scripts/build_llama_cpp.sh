@@ -39,7 +39,7 @@ fetch_source() {  # the source release, once: the wheel is built from it and wee
 }
 if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   mkdir -p "$DIR"
-  echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 5 minutes on 2 cores" >&2
+  echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 8 minutes on 2 cores" >&2
   start=$(date +%s)
   fetch_source
   tar xzf "$DIR.tmp/$SDIST" -C "$DIR.tmp"
