@@ -151,12 +151,14 @@ def lora_converter() -> Path | None:
     return script if script.exists() and importlib.util.find_spec("llama_cpp") else None
 
 
-def lora_to_gguf(adapter_dir: Path, base_folder: Path, out: Path) -> Path:
-    """A peft adapter as a GGUF LoRA that llama.cpp applies to its base model when it loads it."""
+def lora_to_gguf(adapter_dir: Path, out: Path) -> Path:
+    """A peft adapter as a GGUF LoRA that llama.cpp applies to its base model (the one the adapter names) when it
+    loads it."""
     script = lora_converter()
     if script is None:
         raise LLMKitError("llama.cpp's LoRA converter is not installed here: run `make setup` (it keeps it).")
-    cmd = [sys.executable, str(script), "--base", str(base_folder), "--outfile", str(out), "--outtype", "f32"]
+    base = base_folder(adapter_dir)
+    cmd = [sys.executable, str(script), "--base", str(base), "--outfile", str(out), "--outtype", "f32"]
     done = subprocess.run([*cmd, str(adapter_dir)], capture_output=True, text=True)
     if done.returncode != 0:
         last = "\n".join((done.stderr or done.stdout).strip().splitlines()[-3:])
@@ -187,7 +189,7 @@ def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str
     keys = {"chat_template": tok.chat_template, "bos_token": tok.bos_token or "", "eos_token": tok.eos_token}
     template.write_text(json.dumps(keys))
     if base_gguf is not None and local_backend() == "llama.cpp" and lora_converter() is not None:
-        lora = lora_to_gguf(adapter_dir, base_folder(adapter_dir), adapter_dir / "adapter.gguf")
+        lora = lora_to_gguf(adapter_dir, adapter_dir / "adapter.gguf")
         write_modelfile(adapter_dir / "Modelfile", base_gguf, lora, tok.eos_token)
         add_fine_tune(alias, FineTune(adapter_dir, template, base_gguf, lora))
     else:

@@ -207,11 +207,12 @@ NODES = [  # (GPU in hardware.GPUS, how many, model id in data/model_facts.csv):
 ]
 
 
-def plan_for_model(gpu: GPU, n: int, model_id: str) -> ClusterPlan:
-    """plan_cluster for a model of data/model_facts.csv on n cards of one kind, sized by its parameters and layers."""
+def plan_for_model(gpu: GPU, n: int, model_id: str, facts: pd.DataFrame | None = None) -> ClusterPlan:
+    """plan_cluster for a model of data/model_facts.csv on n cards of one kind, sized by its parameters and layers
+    (facts: that table indexed by model, when the caller has read it already)."""
     from .catalog import model_facts
 
-    fact = model_facts().set_index("model").loc[model_id]
+    fact = (model_facts().set_index("model") if facts is None else facts).loc[model_id]
     return plan_cluster(gpu, n, float(fact["params_b"]), int(fact["layers"]))
 
 
@@ -223,7 +224,7 @@ def node_plans(nodes: list[tuple[str, int, str]] = NODES) -> pd.DataFrame:
     facts, rows = model_facts().set_index("model"), []
     for gpu, n, model_id in nodes:
         fact = facts.loc[model_id]
-        plan = plan_for_model(GPUS[gpu], n, model_id)
+        plan = plan_for_model(GPUS[gpu], n, model_id, facts)  # the table read once, not once per node
         rows.append(
             {
                 "node": f"{n} x {gpu}",
