@@ -4,10 +4,11 @@ found only when the reply holds that cell's code."""
 import pytest
 from transformers import AutoTokenizer
 
-from utils import long_context
+from utils import long_context, tokens
 from utils.assets import smollm2_folder
 from utils.client.llm import ChatResult
 from utils.errors import BadInputError
+from utils.tokens import get_tokenizer
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +53,29 @@ def test_a_cell_is_found_only_when_the_reply_holds_its_own_code(filler, monkeypa
     grid = long_context.needle_grid("local/smollm2", ids, tok, [256, 1024], [0.0, 0.5, 1.0], progress=False)
     assert list(grid["found"]) == [True, False, False, True, False, False]  # found at 0% only
     assert grid.loc[grid["tokens"] == 1024, "ttft_s"].min() > grid.loc[grid["tokens"] == 256, "ttft_s"].max()
+
+
+def test_the_full_profiles_longest_haystack_is_distinct_text():
+    """131,072 Llama 3 tokens of real text in which no paragraph repeats: the needle is never the only new sentence."""
+    llama3 = get_tokenizer("llama3")
+    ids = long_context.filler_ids(llama3, 131_072)
+    paragraphs = [p for p in llama3.decode(ids[:131_072]).split("\n") if len(p) > 80]
+    assert len(ids) >= 131_072 and len(paragraphs) > 300 and len(set(paragraphs)) == len(paragraphs)
+    with pytest.raises(BadInputError, match="fewer than"):
+        long_context.filler_ids(llama3, 10**8)
+
+
+@pytest.mark.parametrize(
+    "model, tokenizer, own",
+    [
+        ("local/smollm2", "smollm2", True),
+        ("openai/gpt-5-mini", "gpt-4o (o200k)", True),
+        ("openai/gpt-4-turbo", "gpt-4 (cl100k)", True),
+        ("groq/llama-3.1-8b-instant", "llama3", True),
+        ("openrouter/qwen/qwen3-32b", "qwen2.5/3", True),
+        ("anthropic/claude-sonnet-4-5", "gpt-4o (o200k)", False),  # no tokenizer of its own here: an estimate
+    ],
+)
+def test_lengths_are_counted_with_the_asked_models_tokenizer_where_the_kit_has_it(model, tokenizer, own):
+    counter, exact = tokens.tokenizer_for(model)
+    assert (counter.name, exact) == (tokenizer, own)

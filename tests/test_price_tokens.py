@@ -34,6 +34,21 @@ def test_each_encoding_is_a_distribution_over_prices_so_their_nats_compare(build
     assert total == pytest.approx(1.0, abs=1e-4) if build is pt.OneToken else 0.05 < total <= 1.0 + 1e-6
 
 
+@pytest.mark.parametrize("build", [pt.OneToken, pt.Digits])
+def test_both_are_scored_over_the_same_1000_prices(build):
+    """Scoring is exact on both sides: every price 0-999 gets a probability, they sum to 1 (the digit model's mass on
+    paths that are no price is left out), and each one is the model's own log_prob up to that one constant."""
+    torch.manual_seed(0)
+    model = build(8)
+    x = torch.randn(3, 8)
+    with torch.no_grad():
+        scores = model.price_log_probs(x)
+        own = model.log_prob(x[1:2].expand(1000, 8), ALL)
+    assert scores.shape == (3, 1000)
+    assert scores.exp().sum(1).tolist() == pytest.approx([1.0] * 3, abs=1e-4)
+    assert (scores[1] - own).std().item() < 1e-4  # the same ranking of prices, shifted by one log-normaliser
+
+
 def test_both_learn_a_price_that_the_description_decides():
     """Two kinds of item at $12 and $480: after training, each encoding writes the right price for each."""
     rng = np.random.default_rng(0)

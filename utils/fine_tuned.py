@@ -197,6 +197,36 @@ def serve(adapter_dir: Path, tok: Any, base_gguf: Path | None = None, alias: str
     return f"local/{alias}"
 
 
+def served_prompt_ids(model: str, messages: list[dict[str, str]]) -> list[int]:
+    """The token ids a served fine-tune (local/<alias>, its server running) is fed for these messages: its template
+    rendered and tokenized by the server's own code and files (llama.cpp: its Jinja formatter and the GGUF's
+    vocabulary, as its chat handler does; transformers serve: the saved tokenizer's chat template)."""
+    from .client.local_server import _fine_tunes, running_server
+
+    alias = model.removeprefix("local/")
+    if alias not in _fine_tunes:
+        raise BadInputError(
+            f"{model} is not a fine-tune served by this kernel: serve it first with fine_tuned.serve()."
+        )
+    server, tune = running_server(alias), _fine_tunes[alias]
+    if server.backend == "llama.cpp":
+        from llama_cpp import Llama
+        from llama_cpp._utils import suppress_stdout_stderr
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        keys = json.loads(tune.template.read_text())
+        prompt = Jinja2ChatFormatter(keys["chat_template"], keys["eos_token"], keys["bos_token"])(messages=messages)
+        with suppress_stdout_stderr(disable=False):  # llama.cpp's C code warns of a context it does not make
+            vocab = Llama(str(server.model_path), vocab_only=True, verbose=False)
+        return vocab.tokenize(prompt.prompt.encode(), add_bos=not prompt.added_special, special=True)
+    from transformers import AutoTokenizer
+
+    saved = AutoTokenizer.from_pretrained(server.model_path)
+    return list(
+        saved.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
+    )
+
+
 def write_modelfile(path: Path, base_gguf: Path, lora_gguf: Path, stop: str) -> Path:
     """An Ollama Modelfile for the same model: the base GGUF, the GGUF LoRA on top, the prompt passed as it is (the
     training format), greedy. `ollama create price-ft -f Modelfile` makes it an Ollama model."""

@@ -3,8 +3,10 @@ growing length, the model asked for it, recall and time to the first token measu
 
 from __future__ import annotations
 
+import itertools
 import random
-from typing import Any, Sequence
+from pathlib import Path
+from typing import Any, Iterator, Sequence
 
 import pandas as pd
 
@@ -36,9 +38,43 @@ def haystack_lengths(
     return [n for n in steps if n <= most and n + 256 <= window]
 
 
+def documents() -> Iterator[str]:
+    """Distinct real texts, in a fixed order: the Lee corpus's news stories, then the articles of gensim's Wikipedia
+    excerpt (markup stripped), each paragraph once (the news corpus holds a few stories twice), so the needle is
+    never the only new sentence."""
+    import bz2
+
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+    from gensim.test.utils import datapath
+
+    def wikipedia() -> Iterator[str]:
+        with bz2.open(datapath("enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")) as dump:
+            for _, markup, _ in extract_pages(dump):
+                text = filter_wiki(markup).replace("'''", "").replace("''", "")  # bold and italics
+                if len(text) > 500 and not markup.lower().startswith("#redirect"):
+                    yield from (p.strip() for p in text.split("\n"))
+
+    seen: set[str] = set()
+    news = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
+    for text in itertools.chain(news, wikipedia()):
+        if text.strip() and text not in seen:
+            seen.add(text)
+            yield text
+
+
+def filler_ids(tokenizer: Any, length: int) -> list[int]:
+    """At least `length` tokens of distinct text (documents()), counted with the given tokenizer (encode/decode)."""
+    ids: list[int] = []
+    for text in documents():
+        ids += tokenizer.encode(text + "\n")
+        if len(ids) >= length:
+            return ids
+    raise BadInputError(f"The kit's distinct texts hold {len(ids):,} tokens, fewer than the {length:,} asked for.")
+
+
 def haystack(filler_ids: Sequence[int], tok: Any, length: int, depth: float, needle: str) -> str:
-    """`length` tokens of filler text with the needle sentence placed `depth` of the way in (0: first, 1: last), at
-    the nearest sentence end before that point."""
+    """`length` tokens of filler text (decoded with `tok`, the tokenizer that counted them) with the needle sentence
+    placed `depth` of the way in (0: first, 1: last), at the nearest sentence end before that point."""
     if not 0 <= depth <= 1:
         raise BadInputError(f"depth must be between 0 and 1, got {depth}.")
     if length > len(filler_ids):

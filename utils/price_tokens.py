@@ -1,7 +1,9 @@
-"""Week 4: the tokenizer rationale, measured. The same small network reads a product's description (its sentence
-embedding) and writes the price either as one token out of 1,000 (Llama 3's way: every number 0-999 is one token) or
-digit by digit with an end mark (Qwen's way: a token per digit). Both train on the same items for the same steps;
-their loss on the whole price and their error on held-out items are then compared."""
+"""Week 4: the output encoding of a price, measured on two small networks trained from scratch (no tokenizer, no
+pretrained model). Both read a product's description (its sentence embedding) through the same trunk and write the
+price either as one symbol out of 1,000 (as Llama 3 writes every number 0-999 as one token) or digit by digit with an
+end mark (as Qwen spends a token per digit); their heads differ in size. Both train on the same items for the same
+steps and are scored exactly over the 1,000 whole-dollar prices: each price's probability (the digit model's
+renormalised over the digit paths that are prices 0-999), the most likely price, the loss on the true one."""
 
 from __future__ import annotations
 
@@ -50,9 +52,9 @@ class OneToken(nn.Module):
         """ln p(price) for each item."""
         return self.head(self.trunk(x)).log_softmax(-1).gather(1, prices[:, None]).squeeze(1)
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """The most likely price."""
-        return self.head(self.trunk(x)).argmax(-1)
+    def price_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1000) ln p(price) of every price 0-999."""
+        return self.head(self.trunk(x)).log_softmax(-1)
 
 
 class Digits(nn.Module):
@@ -79,26 +81,13 @@ class Digits(nn.Module):
         picked = log_probs.gather(2, targets.clamp(min=0)[..., None]).squeeze(2)
         return (picked * (targets >= 0)).sum(1)
 
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Greedy: the most likely digit at each step, until END (or three digits)."""
-        written = torch.full((len(x), STEPS), -100, dtype=torch.long)
-        done = torch.zeros(len(x), dtype=torch.bool)
-        for t in range(STEPS):
-            logits = self._logits(x, written)[:, t]
-            if t == 0:
-                logits[:, END] = -math.inf  # a price has at least one digit
-            choice = logits.argmax(-1)
-            written[:, t] = torch.where(done, torch.full_like(choice, -100), choice)
-            done |= choice == END
-        prices = []
-        for row in written.tolist():
-            digits: list[int] = []
-            for symbol in row:
-                if symbol == END or symbol < 0 or len(digits) == STEPS - 1:
-                    break
-                digits.append(symbol)
-            prices.append(int("".join(map(str, digits))))
-        return torch.tensor(prices)
+    def price_log_probs(self, x: torch.Tensor) -> torch.Tensor:
+        """(n, 1000) ln p(price) of every price 0-999, renormalised over them: the mass on digit paths that are no
+        price (a leading zero, a fourth digit) is left out, so both encodings are distributions over the same prices."""
+        n = len(x)
+        every = torch.arange(1000).repeat(n)  # each item paired with every price
+        raw = self.log_prob(x.repeat_interleave(1000, 0), every).view(n, 1000)
+        return raw - raw.logsumexp(1, keepdim=True)
 
 
 def train(
@@ -143,7 +132,7 @@ def compare_encodings(
 ) -> pd.DataFrame:
     """Both encodings trained from each seed on the same items for the same steps, each stopped at its best
     validation loss; a row per encoding and seed: parameters, predictions per price, the step kept, test loss per
-    whole price (nats) and the test error of the most likely price."""
+    whole price (nats) and the test error of the most likely price, both over every price 0-999."""
     xs, xv, xt = (torch.tensor(np.asarray(a, dtype=np.float32)) for a in (train_x, val_x, test_x))
     ys, yv, yt = whole_dollars(train_prices), whole_dollars(val_prices), whole_dollars(test_prices)
     rows = []
@@ -153,8 +142,9 @@ def compare_encodings(
             model = build(xs.shape[1])
             history = train(model, xs, ys, xv, yv)
             with torch.no_grad():
-                loss = -model.log_prob(xt, yt).mean().item()
-                guess = model.predict(xt)
+                scores = model.price_log_probs(xt)  # every price 0-999, scored exactly on both sides
+                loss = -scores.gather(1, yt[:, None]).mean().item()
+                guess = scores.argmax(1)
             steps = 1 if build is OneToken else (digit_targets(yt) >= 0).sum(1).float().mean().item()
             rows.append(
                 {

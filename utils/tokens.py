@@ -44,6 +44,27 @@ def get_tokenizer(name: str) -> Tokenizer:
     raise BadInputError(f"Unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}.")
 
 
+# model families whose tokenizer the kit ships, by a piece of the model's id: the same vocabulary as the model's own
+FAMILY_TOKENIZERS = (
+    (("local/",), "smollm2"),
+    (("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4"), "gpt-4o (o200k)"),
+    (("gpt-4", "gpt-3.5"), "gpt-4 (cl100k)"),
+    (("llama-3", "llama3"), "llama3"),
+    (("qwen2.5", "qwen3", "qwen-2.5", "qwen-3"), "qwen2.5/3"),
+)
+ESTIMATE_TOKENIZER = "gpt-4o (o200k)"  # for a model the kit has no tokenizer for: counts are then estimates
+
+
+def tokenizer_for(model: str) -> tuple[Tokenizer, bool]:
+    """The asked model's own tokenizer where the kit has one ('provider/model'), and True; else o200k's, and False
+    (its counts are then estimates for that model)."""
+    name = model.lower()
+    for pieces, tokenizer in FAMILY_TOKENIZERS:
+        if any(name.startswith(p) if p.endswith("/") else p in name.split("/", 1)[-1] for p in pieces):
+            return get_tokenizer(tokenizer), True
+    return get_tokenizer(ESTIMATE_TOKENIZER), False
+
+
 @lru_cache(maxsize=1)
 def smollm2_tokenizer() -> Any:
     """SmolLM2's own transformers tokenizer (with its chat template), from the cached model folder."""

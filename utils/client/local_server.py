@@ -34,7 +34,7 @@ LOCAL_CONTEXT = 8192  # the window the kit gives SmolLM2 (its model card: 8k)
 class FineTune:
     """A fine-tuned adapter served as local/<alias> in the format it was trained on (`template`, a tokenizer config
     whose chat template renders the user's message as the whole prompt): llama.cpp applies `lora_gguf` to the base's
-    GGUF; transformers serve loads `folder`, the peft adapter with that template beside it."""
+    GGUF (none: the base alone, in that format); transformers serve loads `folder`, a model saved with that template."""
 
     folder: Path
     template: Path
@@ -53,7 +53,7 @@ def _local_models() -> dict[str, dict[str, Callable[[], Path]]]:
     models = {"smollm2": files, "smollm2-tools": files}  # the same model; -tools is served with function calling
     for alias, tune in _fine_tunes.items():
         models[alias] = {"transformers": lambda t=tune: t.folder}
-        if tune.base_gguf is not None and tune.lora_gguf is not None:
+        if tune.base_gguf is not None:
             models[alias]["llama.cpp"] = lambda t=tune: t.base_gguf
     return models
 
@@ -208,9 +208,9 @@ class LocalServer:
         if self.fine_tune is None:
             return []
         tune = self.fine_tune
+        lora = ["--lora_path", str(tune.lora_gguf)] if tune.lora_gguf is not None else []
         return [
-            "--lora_path",
-            str(tune.lora_gguf),
+            *lora,
             "--chat_format",
             "hf-tokenizer-config",
             "--hf_tokenizer_config_path",
