@@ -73,6 +73,8 @@ def test_the_full_profiles_longest_haystack_is_distinct_text():
         ("openai/gpt-4-turbo", "gpt-4 (cl100k)", True),
         ("groq/llama-3.1-8b-instant", "llama3", True),
         ("openrouter/qwen/qwen3-32b", "qwen2.5/3", True),
+        ("openrouter/openai/o4-mini", "gpt-4o (o200k)", True),
+        ("groq/meta-llama/llama-4-scout-17b-16e-instruct", "gpt-4o (o200k)", False),  # not Llama 3's vocabulary
         ("anthropic/claude-sonnet-4-5", "gpt-4o (o200k)", False),  # no tokenizer of its own here: an estimate
     ],
 )

@@ -44,25 +44,27 @@ def get_tokenizer(name: str) -> Tokenizer:
     raise BadInputError(f"Unknown tokenizer {name!r}; choose one of {', '.join(TOKENIZERS)}.")
 
 
-# model families whose tokenizer the kit ships, by a piece of the model's id: the same vocabulary as the model's own
-FAMILY_TOKENIZERS = (
-    (("local/",), "smollm2"),
-    (("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4"), "gpt-4o (o200k)"),
-    (("gpt-4", "gpt-3.5"), "gpt-4 (cl100k)"),
-    (("llama-3", "llama3"), "llama3"),
-    (("qwen2.5", "qwen3", "qwen-2.5", "qwen-3"), "qwen2.5/3"),
-)
 ESTIMATE_TOKENIZER = "gpt-4o (o200k)"  # for a model the kit has no tokenizer for: counts are then estimates
 
 
 def tokenizer_for(model: str) -> tuple[Tokenizer, bool]:
     """The asked model's own tokenizer where the kit has one ('provider/model'), and True; else o200k's, and False
     (its counts are then estimates for that model)."""
-    name = model.lower()
-    for pieces, tokenizer in FAMILY_TOKENIZERS:
-        if any(name.startswith(p) if p.endswith("/") else p in name.split("/", 1)[-1] for p in pieces):
-            return get_tokenizer(tokenizer), True
-    return get_tokenizer(ESTIMATE_TOKENIZER), False
+    provider, _, path = model.lower().partition("/")
+    name = path.rsplit("/", 1)[-1]  # a router's 'openai/gpt-5' or 'meta-llama/llama-3.1-8b' by the model's own id
+    if provider == "local":  # the models the kit serves itself: SmolLM2 and its fine-tunes
+        family = "smollm2"
+    elif name.startswith(("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4")):
+        family = "gpt-4o (o200k)"
+    elif name.startswith(("gpt-4", "gpt-3.5")):
+        family = "gpt-4 (cl100k)"
+    elif any(piece in name for piece in ("llama-3", "llama3")):  # Llama 4 has another vocabulary
+        family = "llama3"
+    elif any(piece in name for piece in ("qwen2.5", "qwen3", "qwen-2.5", "qwen-3")):
+        family = "qwen2.5/3"
+    else:
+        return get_tokenizer(ESTIMATE_TOKENIZER), False
+    return get_tokenizer(family), True
 
 
 @lru_cache(maxsize=1)
