@@ -8,6 +8,7 @@ import pytest
 
 from utils.client import costs, endpoints, keys, llm, providers
 from utils.client import local_server as ls
+from utils.client.loopback import LoopbackServer, QuietHandler
 from utils.errors import (
     BadInputError,
     ContextTooLongError,
@@ -17,7 +18,6 @@ from utils.errors import (
     ServerUnreachableError,
     UnknownModelError,
 )
-from utils.standins.loopback import LoopbackServer, QuietHandler
 
 MODEL = "local/smollm2"
 

@@ -1,5 +1,6 @@
 """benchmarks/notebook_shape.py: the figures it prints for a notebook are the notebook's."""
 
+import json
 import sys
 from pathlib import Path
 
@@ -8,6 +9,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 import notebook_shape  # noqa: E402
 
+ROOT = Path(__file__).resolve().parent.parent
+
 pytestmark = pytest.mark.unit
 
 
@@ -15,7 +18,7 @@ def test_a_notebooks_cells_lines_reporting_and_machinery_are_counted(tmp_path, w
     long_cell = "\n".join(f"x{i} = {i}" for i in range(26))
     wide = "y = '" + "a" * 100 + "'"
     report = 'print(\n    "two lines"\n)\ncheck(True, "a claim")\nz = 1'
-    path = write_notebook(tmp_path / "n.ipynb", long_cell, wide, report, "from utils.standins import overload")
+    path = write_notebook(tmp_path / "n.ipynb", long_cell, wide, report, "from utils.standins import rehearsal")
     row = notebook_shape.shape(path)
     assert row["code cells"] == 4 and row["longest"] == 26 and row["over 25 lines"] == 1
     assert row["median lines"] == 3 and row["lines over 100 chars"] == 1 and row["checks"] == 1
@@ -28,3 +31,10 @@ def test_the_table_has_a_row_per_notebook(tmp_path, write_notebook, capsys):
     assert notebook_shape.main([str(p) for p in paths]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 4 and lines[0].startswith("| notebook | code cells |") and "a.ipynb | 1 | 1 |" in lines[2]
+
+
+@pytest.mark.parametrize("path", sorted(ROOT.glob("week*/*.ipynb")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_no_notebook_imports_a_stand_in_or_names_the_rehearsal(path):
+    """The student reads the lesson: stand-ins and the rehearsal stay in utils/; a check knows when it is rehearsed."""
+    cells = ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]]
+    assert [c[:80] for c in cells if "utils.standins" in c or "rehears" in c.lower()] == []

@@ -6,8 +6,8 @@ import pytest
 
 from utils import chat
 from utils.client.local_server import running_server
+from utils.client.overload import FailingFront
 from utils.errors import BadInputError, RateLimitedError
-from utils.standins.overload import FailingFront
 
 pytestmark = pytest.mark.server
 

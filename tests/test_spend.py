@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 
 from utils.client import costs, llm, request_rules, spend
+from utils.client.loopback import LoopbackServer, QuietHandler
 from utils.client.providers import DEFAULT_CODE_MODEL, PROVIDERS
 from utils.errors import BadInputError, BudgetExceededError, ServerUnreachableError, UnpricedModelError
 from utils.evaluation import evaluate
 from utils.prices import Item
 from utils.profile import banner, get_profile
 from utils.prompting import ChatPredictor, zero_shot_messages
-from utils.standins.loopback import LoopbackServer, QuietHandler
 
 # A provider's reply, as the OpenAI SDK reads it (the usage is each test's own).
 COMPLETION = {

@@ -1,2 +1,2 @@
-"""Stand-ins for outside services, used by the rehearsal and the tests: a loopback HTTP server, each provider's
-documented rules played on loopback (the provider zoo), an overloaded front, and the rehearsal's environment."""
+"""Stand-ins for outside services, used by the rehearsal and the tests: each provider's documented rules played on
+loopback (the provider zoo), and the rehearsal's environment."""

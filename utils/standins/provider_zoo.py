@@ -20,10 +20,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ..client.loopback import LoopbackServer, QuietHandler
 from ..client.providers import PROVIDERS, catalog_model_ids, models_dev_entry
 from ..client.request_rules import response_format
 from ..errors import BadInputError
-from .loopback import LoopbackServer, QuietHandler
 
 # Thinking tokens the zoo spends at each reasoning effort: a worst case, so that the kit's room for thinking
 # (request_rules.THINKING_ALLOWANCE) is what keeps a short reply from coming back empty. No effort sent: the default,
