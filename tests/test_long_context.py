@@ -81,3 +81,16 @@ def test_the_full_profiles_longest_haystack_is_distinct_text():
 def test_lengths_are_counted_with_the_asked_models_tokenizer_where_the_kit_has_it(model, tokenizer, own):
     counter, exact = tokens.tokenizer_for(model)
     assert (counter.name, exact) == (tokenizer, own)
+
+
+def test_each_cell_records_its_prompts_length_the_servers_count_first(filler, monkeypatch):
+    """The time-to-first-token plot reads the prompt's own length: the server's count, else the prompt text counted."""
+    tok, ids = filler
+    reported = iter([None, 777])
+
+    def server(model, prompt, **kwargs):
+        return ChatResult("It is 0000.", model, next(reported), 3, 0.1, 0.2, 0.0)
+
+    monkeypatch.setattr(long_context, "chat", server)
+    grid = long_context.needle_grid("local/smollm2", ids, tok, [256], [0.0, 1.0], progress=False)
+    assert grid["prompt_tokens"].iloc[1] == 777 and 256 < grid["prompt_tokens"].iloc[0] < 300

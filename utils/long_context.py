@@ -97,7 +97,8 @@ def needle_grid(
 ) -> pd.DataFrame:
     """Ask the model for the needle in every (length, depth) cell: a new four-digit code each time (nothing to guess
     from an earlier cell) and a new first line (no cached prefix, so each first-token time reads the whole prompt).
-    One row per cell: found (the code is in the reply), seconds to the first token, the reply."""
+    One row per cell: found (the code is in the reply), seconds to the first token, the prompt's tokens (the server's
+    count where it reports one, else the prompt's text counted with `tok`), the reply."""
     from tqdm.auto import tqdm
 
     rng = random.Random(seed)
@@ -109,7 +110,14 @@ def needle_grid(
         prompt = f"Document {i}:\n{context}\n\n{QUESTION}"
         reply = chat(model, prompt, stream=True, max_tokens=12, on_token=lambda piece: None)
         rows.append(
-            {"tokens": length, "depth": depth, "found": code in reply.text, "ttft_s": reply.ttft_s, "reply": reply.text}
+            {
+                "tokens": length,
+                "depth": depth,
+                "found": code in reply.text,
+                "ttft_s": reply.ttft_s,
+                "prompt_tokens": reply.input_tokens or len(tok.encode(prompt)),
+                "reply": reply.text,
+            }
         )
     return pd.DataFrame(rows)
 
