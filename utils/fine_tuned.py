@@ -201,14 +201,15 @@ def served_prompt_ids(model: str, messages: list[dict[str, str]]) -> list[int]:
     """The token ids a served fine-tune (local/<alias>, its server running) is fed for these messages: its template
     rendered and tokenized by the server's own code and files (llama.cpp: its Jinja formatter and the GGUF's
     vocabulary, as its chat handler does; transformers serve: the saved tokenizer's chat template)."""
-    from .client.local_server import _fine_tunes, running_server
+    from .client.local_server import running_server, served_fine_tune
 
     alias = model.removeprefix("local/")
-    if alias not in _fine_tunes:
+    tune = served_fine_tune(alias)
+    if tune is None:
         raise BadInputError(
             f"{model} is not a fine-tune served by this kernel: serve it first with fine_tuned.serve()."
         )
-    server, tune = running_server(alias), _fine_tunes[alias]
+    server = running_server(alias)
     if server.backend == "llama.cpp":
         from llama_cpp import Llama
         from llama_cpp._utils import suppress_stdout_stderr

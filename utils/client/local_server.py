@@ -67,6 +67,11 @@ def add_fine_tune(alias: str, tune: FineTune) -> None:
         old.stop()
 
 
+def served_fine_tune(alias: str) -> FineTune | None:
+    """The fine-tune served as local/<alias> in this process (None: no such fine-tune)."""
+    return _fine_tunes.get(alias)
+
+
 def local_aliases() -> list[str]:
     """The names of the models the kit serves itself (local/<alias>)."""
     return list(_local_models())
