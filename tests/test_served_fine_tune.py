@@ -39,7 +39,9 @@ def served_base(folder, tok, backend: str, tmp_path) -> str:
         tune = local_server.FineTune(folder, template, smollm2_server_gguf())  # no lora_gguf: the base alone
     else:
         plain = tmp_path / "base"
-        AutoModelForCausalLM.from_pretrained(smollm2_folder(), dtype=torch.float32).save_pretrained(plain)
+        plain.mkdir()
+        for name in ("config.json", "generation_config.json", "model.safetensors"):  # the base's own files, linked
+            (plain / name).symlink_to(smollm2_folder() / name)
         tok.save_pretrained(plain)  # with the training format serve() set as its chat template
         tune = local_server.FineTune(plain, template)
     local_server.add_fine_tune(f"base-{backend}", tune)

@@ -9,7 +9,7 @@ import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import LLMKitError
 from .paths import model_cache_dir
@@ -56,6 +56,7 @@ def smollm2_server_gguf() -> Path:
 
 CORPORA = {  # text that ships in installed packages: (package file, characters kept)
     "english_news": ("lee_background.cor", 6000),  # gensim's Lee news corpus
+    "english_news_stories": ("lee_background.cor", None),  # all of it: one story a line
     "russian_novel": ("crime-and-punishment.txt", None),  # an excerpt of Crime and Punishment, in Russian
 }
 
@@ -68,6 +69,20 @@ def corpus(name: str) -> str:
         raise LLMKitError(f"Unknown corpus {name!r}; choose one of {', '.join(CORPORA)}.")
     filename, chars = CORPORA[name]
     return Path(datapath(filename)).read_text(encoding="utf-8")[:chars]
+
+
+def wikipedia_articles() -> Iterator[str]:
+    """The articles of gensim's Wikipedia excerpt (its test dump), markup stripped, redirects and stubs left out."""
+    import bz2
+
+    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
+    from gensim.test.utils import datapath
+
+    with bz2.open(datapath("enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")) as dump:
+        for _, markup, _ in extract_pages(dump):
+            text = filter_wiki(markup).replace("'''", "").replace("''", "")  # bold and italics
+            if len(text) > 500 and not markup.lower().startswith("#redirect"):
+                yield text
 
 
 def arena_scores() -> dict[str, Any]:

@@ -65,7 +65,7 @@ def messages(question: str, untrusted: str, source: str, delimited: bool, rule: 
         system,
         {"role": "user", "content": question},
         {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "call_1", "content": text},
+        {"role": "tool", "tool_call_id": call["id"], "content": text},
     ]
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import random
-from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import pandas as pd
@@ -40,23 +39,13 @@ def haystack_lengths(
 
 def documents() -> Iterator[str]:
     """Distinct real texts, in a fixed order: the Lee corpus's news stories, then the articles of gensim's Wikipedia
-    excerpt (markup stripped), each paragraph once (the news corpus holds a few stories twice), so the needle is
-    never the only new sentence."""
-    import bz2
-
-    from gensim.corpora.wikicorpus import extract_pages, filter_wiki
-    from gensim.test.utils import datapath
-
-    def wikipedia() -> Iterator[str]:
-        with bz2.open(datapath("enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")) as dump:
-            for _, markup, _ in extract_pages(dump):
-                text = filter_wiki(markup).replace("'''", "").replace("''", "")  # bold and italics
-                if len(text) > 500 and not markup.lower().startswith("#redirect"):
-                    yield from (p.strip() for p in text.split("\n"))
+    excerpt, each paragraph once (the news corpus holds a few stories twice), so the needle is never the only new
+    sentence."""
+    from .assets import corpus, wikipedia_articles
 
     seen: set[str] = set()
-    news = Path(datapath("lee_background.cor")).read_text(encoding="utf-8").splitlines()
-    for text in itertools.chain(news, wikipedia()):
+    paragraphs = (p.strip() for article in wikipedia_articles() for p in article.split("\n"))
+    for text in itertools.chain(corpus("english_news_stories").splitlines(), paragraphs):
         if text.strip() and text not in seen:
             seen.add(text)
             yield text
