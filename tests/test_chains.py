@@ -139,6 +139,15 @@ def test_parse_tool_arguments(arguments, expected):
 
 
 @pytest.mark.unit
+def test_a_reply_naming_two_options_of_its_kind_is_not_right():
+    finishes = ["black", "matt black", "forest green", "green", "wood"]
+    assert chains.answers_right("The finish is forest green paint.", ["forest green", "green"], finishes)
+    assert not chains.answers_right("a finish of wood, and forest green paint", ["forest green", "green"], finishes)
+    assert chains.answers_right("Matt black.", ["matt black"], finishes)  # 'black' is inside the answer, not another
+    assert chains.answers_right("wood and green", ["wood"], [])  # questions without a kind have no options
+
+
+@pytest.mark.unit
 def test_contains_answer_needs_the_whole_value():
     assert chains.contains_answer("It was László Krasznahorkai.", ["Krasznahorkai"])
     assert chains.contains_answer("The frame is made of CARBON fibre", ["carbon"])

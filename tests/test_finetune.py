@@ -119,10 +119,12 @@ def test_a_few_lora_steps_reduce_the_loss_and_the_adapter_round_trips(tok, tiny_
     with torch.no_grad():
         at_step_6 = model(torch.tensor([data[0]["input_ids"]])).logits
     model.train()
-    trainer = ft.make_trainer(model, tok, data, cfg)
+    taken = ft.StepsTaken()
+    trainer = ft.make_trainer(model, tok, data, cfg, callbacks=[taken])
     trainer.train(resume_from_checkpoint=ft.last_checkpoint(cfg))
     losses = [loss for _, loss in ft.loss_history(trainer)]
     assert trainer.state.global_step == 12 and losses[-1] < losses[0]
+    assert taken.steps == list(range(7, 13))  # only the steps after the checkpoint: a fresh start would take 1-12
 
     # the learning curve reads the run's checkpoints: loading checkpoint-6 gives the model as it was at step 6, and
     # the trained weights come back afterwards

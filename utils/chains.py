@@ -161,6 +161,13 @@ def contains_answer(reply: str, accepted: Sequence[str]) -> bool:
     return any(f" {norm(a)} " in text for a in accepted if norm(a))
 
 
+def answers_right(reply: str, accepted: Sequence[str], options: Sequence[str] = ()) -> bool:
+    """True when the reply names an accepted answer and no other of the options its kind of question has (a reply
+    naming every finish answers nothing); an option inside an accepted answer ('black' in 'matt black') is not other."""
+    others = [o for o in options if o not in accepted and not any(contains_answer(a, [o]) for a in accepted)]
+    return contains_answer(reply, accepted) and not contains_answer(reply, others)
+
+
 def best_constant_guess(questions: Sequence[dict[str, Any]]) -> dict[str, tuple[str, int]]:
     """The chance baseline: for each kind of question, the one answer that is right most often, and how often."""
     best: dict[str, tuple[str, int]] = {}
@@ -176,6 +183,11 @@ def ask_all(
     model: str, questions: Sequence[dict[str, Any]], context: str | None = None, max_tokens: int = 24
 ) -> list[dict[str, Any]]:
     """Ask each {"question", "answers"} with or without a context passage; each reply with whether it is right."""
+    options: dict[str, list[str]] = {}  # each kind's answers: a reply naming two of them is not right
+    for q in questions:
+        if q.get("kind"):
+            kind = options.setdefault(q["kind"], [])
+            kind += [a for a in q["answers"] if a not in kind]
     rows = []
     for q in questions:
         prompt = q["question"] if context is None else f"{context}\n\nQuestion: {q['question']}"
@@ -183,7 +195,6 @@ def ask_all(
         reply = chat(
             model, [{"role": "system", "content": system}, {"role": "user", "content": prompt}], max_tokens=max_tokens
         )
-        rows.append(
-            {"question": q["question"], "reply": reply.text.strip(), "right": contains_answer(reply.text, q["answers"])}
-        )
+        right = answers_right(reply.text, q["answers"], options.get(q.get("kind", ""), []))
+        rows.append({"question": q["question"], "reply": reply.text.strip(), "right": right})
     return rows

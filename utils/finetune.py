@@ -348,6 +348,18 @@ class StopAtStep(TrainerCallback):
         return control
 
 
+class StepsTaken(TrainerCallback):
+    """A Trainer callback that records the global step after each optimiser step this run took (a resumed run's
+    first is the one after its checkpoint)."""
+
+    def __init__(self) -> None:
+        self.steps: list[int] = []
+
+    def on_step_end(self, args: Any, state: Any, control: Any, **kwargs: Any) -> Any:
+        self.steps.append(state.global_step)
+        return control
+
+
 def examples_seen(config: FineTuneConfig, dataset_size: int) -> int:
     """How many training examples a run of this config sees: its steps times the examples per step (or its epochs)."""
     if config.max_steps > 0:

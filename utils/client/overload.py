@@ -22,8 +22,9 @@ FAILURES = {
 
 class FailingFront:
     """An HTTP server on 127.0.0.1 that answers the first `failures` POSTs with `status` (429, 503 or 529, with a
-    Retry-After header when given) and forwards every other request to `target`; `log` keeps (seconds, status).
-    With `provider`, the kit's client for that provider goes through it while it runs (LLMKIT_<PROVIDER>_BASE_URL)."""
+    Retry-After header when given) and forwards every other request to `target`; `log` keeps (seconds when each try
+    arrived, status). With `provider`, the kit's client for that provider goes through it while it runs
+    (LLMKIT_<PROVIDER>_BASE_URL)."""
 
     def __init__(
         self,
@@ -64,15 +65,16 @@ class FailingFront:
                 self._forward(None)
 
             def do_POST(self) -> None:
+                arrived = time.perf_counter() - front._start  # logged as the try's time, before any answer
                 body = self.read_body()
                 if len(front.log) < front.failures:
-                    front.log.append((time.perf_counter() - front._start, front.status))
+                    front.log.append((arrived, front.status))
                     retry = {} if front.retry_after_s is None else {"Retry_After": f"{front.retry_after_s:g}"}
                     self.send(front.status, {"error": {**FAILURES[front.status], "code": front.status}}, **retry)
                     return
-                self._forward(body)
+                self._forward(body, arrived)
 
-            def _forward(self, body: bytes | None) -> None:
+            def _forward(self, body: bytes | None, arrived: float = 0.0) -> None:
                 target = urlsplit(front.target)
                 req = urllib.request.Request(
                     f"{target.scheme}://{target.netloc}{self.path}",
@@ -86,7 +88,7 @@ class FailingFront:
                 except urllib.error.HTTPError as err:
                     status, headers, payload = err.code, err.headers, err.read()
                 if self.command == "POST":
-                    front.log.append((time.perf_counter() - front._start, status))
+                    front.log.append((arrived, status))
                 self.send(status, payload, headers.get("Content-Type", "application/json"))
 
         self._server = LoopbackServer(Handler).__enter__()
