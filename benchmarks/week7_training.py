@@ -15,6 +15,9 @@ Two modes:
 * `--processes`: the same LoRA training as 1 and as 2 data-parallel processes on this machine (torchrun; gloo on a
   CPU), SmolLM2 on real price items (`--quick`: a tiny Llama): tokens/s, peak memory per process, and whether the
   losses agree; then the plan (`plan_cluster`) for the GPU nodes students use, with the sources of its figures.
+* `--readout [field=value ...]`: the offline config (fields replaced, e.g. `learning_rate=6e-3 seed=7 max_length=48`)
+  trained once on the real price data; the untrained and the fine-tuned model each read greedily and as the median
+  of its price distribution, on the 40 test items: error with its 95% interval, hits, spread, seconds.
 """
 
 from __future__ import annotations
@@ -295,6 +298,57 @@ def processes_table(quick: bool) -> list[dict]:
     return rows
 
 
+def readout_table(overrides: list[str]) -> list[dict]:
+    """Train the offline config with `field=value` overrides; read the untrained and the trained model both ways."""
+    import dataclasses
+    import shutil
+
+    from utils.evaluation import evaluate
+
+    profile = setup()
+    data = load_price_data(profile)
+    config = ft.config_for(profile)
+    fields = dict(pair.split("=", 1) for pair in overrides)
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(config)})
+    if unknown:
+        raise SystemExit(f"not FineTuneConfig fields: {', '.join(unknown)}")
+    config = dataclasses.replace(
+        config, **{k: type(getattr(config, k))(v) for k, v in fields.items()}, run_name="readout-benchmark"
+    ).validate()
+    torch.manual_seed(config.seed)
+    tok, model = ft.load_base(config)
+    rows = []
+
+    def read(label: str) -> None:
+        for readout in fine_tuned.READOUTS:
+            predictor = fine_tuned.PricePredictor(model, tok, readout=readout, max_length=config.max_length)
+            start = time.perf_counter()
+            report = evaluate(predictor, data.test, f"{label}, {readout}", progress=False)
+            guesses = report.table.loc[report.table["parsed"], "guess"]
+            rows.append(
+                {
+                    "model": label,
+                    "readout": readout,
+                    "error $": round(report.mae),
+                    "95% interval": f"{report.mae_ci95[0]:.0f}-{report.mae_ci95[1]:.0f}",
+                    "hits": f"{report.hit_rate:.0%}",
+                    "spread $": round(guesses.std()),
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
+
+    read("untrained")
+    dataset = ft.build_dataset(tok, data.train, config.max_length)
+    shutil.rmtree(config.output_dir, ignore_errors=True)
+    model = ft.lora_model(model, config)
+    start = time.perf_counter()
+    ft.make_trainer(model, tok, dataset, config).train()
+    trained = time.perf_counter() - start
+    shutil.rmtree(config.output_dir, ignore_errors=True)
+    read(f"fine-tuned ({config.max_steps} steps, {trained:.0f} s)")
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", action="store_true", help="random-weight models of named shapes")
@@ -302,7 +356,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logits", action="store_true", help="full logits against the price's only")
     parser.add_argument("--processes", action="store_true", help="1 and 2 data-parallel processes, and GPU plans")
     parser.add_argument("--top", action="store_true", help="LoRA on every layer against the top layers only")
+    parser.add_argument("--readout", nargs="*", metavar="FIELD=VALUE", help="greedy digits against the median price")
     args = parser.parse_args(argv)
+    if args.readout is not None:
+        import pandas as pd
+
+        print(f"CPU ({torch.get_num_threads()} threads); date: {time.strftime('%Y-%m-%d')}; torch {torch.__version__}")
+        print(pd.DataFrame(readout_table(args.readout)).to_string(index=False))
+        return 0
     if args.top:
         import pandas as pd
 

@@ -159,7 +159,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"not evaluated: under FSDP no process holds the whole model; evaluate {args.out / 'adapter'} on one GPU")
     elif rank == 0:  # one evaluation, one log, one adapter: the others wait at the barrier below
         test = data.test[: args.eval_items] if args.eval_items else data.test
-        report = evaluate(fine_tuned.PricePredictor(run["model"], run["tokenizer"]), test, "LoRA, data-parallel")
+        predictor = fine_tuned.PricePredictor(run["model"], run["tokenizer"], max_length=config.max_length)
+        report = evaluate(predictor, test, "LoRA, data-parallel")
         print(report.summary(), flush=True)
         summary = {"world": world, "mae": report.mae, "n": report.n, "answered": report.answered}
         (Path(args.out) / "report.json").write_text(json.dumps(summary))

@@ -192,3 +192,11 @@ def test_the_constant_guess_is_the_answer_right_most_often_per_kind():
         {"question": "d", "answers": ["matt black", "black"], "kind": "finish"},
     ]
     assert chains.best_constant_guess(questions) == {"finish": ("matt black", 1), "material": ("carbon", 2)}
+
+
+@pytest.mark.unit
+def test_words_the_source_does_not_contain_are_listed_once_without_stop_words():
+    source = "Wii MARIO KART & WHEEL ~ NINTENDO Wii ~ BRAND NEW"
+    facts = "The Wii Mario Kart wheel is a new limited edition Nintendo 3DS game, a limited edition sold on eBay."
+    assert chains.words_not_in(facts, source) == ["limited", "edition", "3ds", "game", "sold", "ebay"]
+    assert chains.words_not_in("Mario Kart, new.", source) == []

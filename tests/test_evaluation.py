@@ -174,3 +174,22 @@ def test_a_paired_comparison_tells_apart_what_separate_intervals_cannot():
     assert not paired_difference(b, a)["better"]
     with pytest.raises(BadInputError, match="not scored on the same items"):
         paired_difference(a, score("other", truths[:20], list(wild[:20])))
+
+
+@pytest.mark.unit
+def test_a_report_on_its_first_items_scores_those_replies_alone():
+    truths, guesses = [10.0, 200.0, 50.0, 80.0, 400.0], [12.0, None, 45.0, 2000.0, 300.0]
+    whole = ev.score("m", truths, guesses, seconds=10.0, price_range=(0.5, 999.0))
+    head = whole.first(4)
+    alone = ev.score("m", truths[:4], guesses[:4], seconds=8.0, price_range=(0.5, 999.0))
+    assert (head.n, head.unparseable, head.mae, head.mae_ci95, head.hit_rate, head.seconds) == (
+        alone.n,
+        alone.unparseable,
+        alone.mae,
+        alone.mae_ci95,
+        alone.hit_rate,
+        alone.seconds,
+    )
+    assert head.mae == pytest.approx((2 + 5 + 919) / 3)  # the runaway reply held to the range, as in the whole run
+    with pytest.raises(BadInputError, match="ask for 1 to 5"):
+        whole.first(6)

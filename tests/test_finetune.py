@@ -305,15 +305,60 @@ def test_batched_generation_matches_one_at_a_time(tok, tiny_model):
 
 
 @pytest.mark.training
+def test_every_price_scored_in_one_pass_equals_each_price_scored_alone(tok, tiny_model):
+    tiny_model.eval()
+    tree = fine_tuned.price_tree(tok, top=120)  # one-, two- and three-digit prices
+    items = ITEMS[:2] + [Item("long", "A kettle with a very long description of its many features. " * 3, 9.0, "s")]
+    prompts = [fine_tuned.prompt_ids(tok, it, max_length=48) for it in items]
+    probs = fine_tuned.price_distributions(tiny_model, tok, prompts, tree, batch_size=2)  # padded batches
+    written = {p: tok(str(p), add_special_tokens=False)["input_ids"] for p in tree.prices}
+    for prompt, row in zip(prompts, probs):
+        scores = []
+        for p, ids in written.items():  # the definition: the price's text, then '.' where a longer price goes on
+            goes_on = any(len(o) > len(ids) and o[: len(ids)] == ids for o in written.values())
+            text = tok(f"{p}.00", add_special_tokens=False)["input_ids"][: len(ids) + goes_on]
+            with torch.no_grad():
+                logp = torch.log_softmax(tiny_model(torch.tensor([prompt + text])).logits[0].float(), -1)
+            scores.append(sum(logp[len(prompt) - 1 + k, t].item() for k, t in enumerate(text)))
+        assert row.tolist() == pytest.approx(torch.softmax(torch.tensor(scores), 0).tolist(), abs=1e-6)
+    assert len(prompts[2]) < 48 and probs.sum(1).tolist() == pytest.approx([1.0] * 3)
+
+
+@pytest.mark.unit
+def test_a_tokenizer_that_writes_each_price_as_one_token_scores_each_in_one_step(tok):
+    from utils.tokens import get_tokenizer
+
+    llama3 = get_tokenizer("llama3")  # the full profile's base model writes 1-999 as one token each
+    tree = fine_tuned.price_tree(lambda text, add_special_tokens: {"input_ids": llama3.encode(text)})
+    assert len(tree.inner) == 0 and tree.used.sum(1).tolist() == [1] * 999 and tree.rows.max() == 0
+    digits = fine_tuned.price_tree(tok)  # SmolLM2: a digit a token; '14' also scores the '.' that ends it
+    assert len(digits.inner) == 9 + 90 and digits.used.sum(1).tolist()[:12] == [2] * 9 + [3] * 3
+    assert digits.used.sum(1).tolist()[99:] == [3] * 900
+
+
+@pytest.mark.unit
+def test_the_median_price_is_where_the_cumulative_probability_reaches_one_half():
+    probs = torch.tensor([[0.2, 0.2, 0.1, 0.5], [0.6, 0.1, 0.1, 0.2], [0.0, 0.0, 0.0, 1.0]])
+    assert fine_tuned.median_prices(probs, [5, 10, 20, 40]) == [20, 5, 40]
+    with pytest.raises(BadInputError, match="readout must be one of median, greedy"):
+        fine_tuned.PricePredictor(torch.nn.Linear(1, 1), None, readout="mean")
+
+
+@pytest.mark.training
 def test_the_harness_uses_the_batched_path(tok, tiny_model):
     from utils.evaluation import evaluate
 
-    predictor = fine_tuned.PricePredictor(tiny_model, tok, batch_size=4)
-    calls = []
-    original = predictor.predict_batch
-    predictor.predict_batch = lambda chunk: calls.append(len(chunk)) or original(chunk)
-    report = evaluate(predictor, ITEMS[:10], "tiny", progress=False)
-    assert calls == [4, 4, 2] and report.n == 10
+    reports = {}
+    for readout in fine_tuned.READOUTS:
+        predictor = fine_tuned.PricePredictor(tiny_model, tok, batch_size=4, readout=readout)
+        calls: list[int] = []
+        original = predictor.predict_batch
+        predictor.predict_batch = lambda chunk, calls=calls, original=original: (
+            calls.append(len(chunk)) or original(chunk)
+        )
+        reports[readout] = evaluate(predictor, ITEMS[:10], "tiny", progress=False)
+        assert calls == [4, 4, 2] and reports[readout].n == 10
+    assert reports["median"].unparseable == 0  # the median readout always names a price in the task's range
 
 
 @pytest.mark.training

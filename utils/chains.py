@@ -161,6 +161,15 @@ def contains_answer(reply: str, accepted: Sequence[str]) -> bool:
     return any(f" {norm(a)} " in text for a in accepted if norm(a))
 
 
+def words_not_in(text: str, source: str) -> list[str]:
+    """The words of `text` (lower case, stop words left out, each once, in order) that `source` does not contain."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    known = set(re.findall(r"[a-z0-9]+", source.lower()))
+    words = [w for w in re.findall(r"[a-z0-9]+", text.lower()) if w not in ENGLISH_STOP_WORDS and len(w) > 1]
+    return list(dict.fromkeys(w for w in words if w not in known))
+
+
 def answers_right(reply: str, accepted: Sequence[str], options: Sequence[str] = ()) -> bool:
     """True when the reply names an accepted answer and no other of the options its kind of question has (a reply
     naming every finish answers nothing); an option inside an accepted answer ('black' in 'matt black') is not other."""

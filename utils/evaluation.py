@@ -207,6 +207,17 @@ class Report:
             f"RMSLE {self.rmsle:.2f}, r2 {self.r2:.2f}; hits {self.hit_rate:.1%} of all {self.n}; {self.seconds:.1f}s"
         )
 
+    def first(self, n: int) -> Report:
+        """The same replies scored on the first n items only, to set beside a run over those items."""
+        if not 0 < n <= self.n:
+            raise BadInputError(f"{self.name} scored {self.n} items: ask for 1 to {self.n}, not {n}.")
+        head = self.table.iloc[:n]
+        guesses = [g if ok else None for g, ok in zip(head["guess"], head["parsed"])]
+        texts = list(head["item"]) if "item" in head else None
+        return score(
+            self.name, list(head["truth"]), guesses, self.seconds * n / self.n, texts, self.extra.get("price_range")
+        )
+
     def plot(self, ax: Any = None) -> Any:
         """Truth against prediction, coloured hit/near/miss, with the y = x line (unparseable replies counted in
         the title: they have no point)."""

@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 
 from . import finetune as ft
 from .errors import BadInputError, LLMKitError
-from .prices import Item
+from .prices import PRICE_RANGE, Item
 
 
 def measure_throughput(config: ft.FineTuneConfig, items: Sequence[Item], steps: int = 3) -> dict[str, Any]:
@@ -92,19 +92,123 @@ def generate_price(model: Any, tok: Any, item: Item, max_new_tokens: int = 6) ->
     return generate_prices(model, tok, [item], batch_size=1, max_new_tokens=max_new_tokens)[0]
 
 
-class PricePredictor:
-    """The fine-tuned (or base) model as the harness's item -> reply function (the harness parses the number), with
-    a batched path the harness uses when it can."""
+@dataclasses.dataclass(frozen=True)
+class PriceTree:
+    """Every whole-dollar price 1..top as the tokenizer writes it, laid out as a tree of shared prefixes: one forward
+    pass over the prompt and the tree's inner nodes gives the probability of every price (price_distributions)."""
 
-    def __init__(self, model: Any, tok: Any, batch_size: int = 16):
+    prices: list[int]
+    inner: torch.Tensor  # the last token of each inner node (a prefix that more prices continue), shortest first
+    offset: torch.Tensor  # each inner node's position after the prompt (its length - 1)
+    sees: torch.Tensor  # (inner × inner) True where node i may attend to node j: j is a prefix of i, or i itself
+    rows: torch.Tensor  # (prices × steps): which distribution scores each step (0: after the prompt, 1+i: inner i)
+    tokens: torch.Tensor  # (prices × steps): the token each step writes (a price's tokens, then its end if needed)
+    used: torch.Tensor  # (prices × steps): False where a price has fewer steps
+
+
+def price_tree(tok: Any, top: int = int(PRICE_RANGE[1])) -> PriceTree:
+    """The tree of prices 1..top for a tokenizer. A price that is a prefix of a longer one ('14' of '144') also
+    scores the token that ends it ('.', as in '14.00'); the others end by the task's range (at most `top`)."""
+    seqs = [tuple(tok(str(p), add_special_tokens=False)["input_ids"]) for p in range(1, top + 1)]
+    ends = {tok(f"{p}.00", add_special_tokens=False)["input_ids"][len(s)] for p, s in zip(range(1, top + 1), seqs)}
+    if len(ends) != 1:
+        raise LLMKitError(f"this tokenizer does not end every price with one token (it uses {len(ends)})")
+    end = ends.pop()
+    inner = sorted({s[:k] for s in seqs for k in range(1, len(s))}, key=lambda n: (len(n), n))
+    index = {n: i for i, n in enumerate(inner)}
+    steps = max(len(s) for s in seqs) + 1
+    rows, tokens, used = (torch.zeros(len(seqs), steps, dtype=t) for t in (torch.long, torch.long, torch.bool))
+    for j, s in enumerate(seqs):
+        path = [(index[s[:k]] + 1 if k else 0, s[k]) for k in range(len(s))]
+        path += [(index[s] + 1, end)] if s in index else []
+        for k, (row, token) in enumerate(path):
+            rows[j, k], tokens[j, k], used[j, k] = row, token, True
+    sees = torch.zeros(len(inner), len(inner), dtype=torch.bool)
+    for n, i in index.items():
+        for k in range(1, len(n) + 1):
+            sees[i, index[n[:k]]] = True
+    last = torch.tensor([n[-1] for n in inner], dtype=torch.long)
+    offset = torch.tensor([len(n) - 1 for n in inner], dtype=torch.long)
+    prices = list(range(1, top + 1))
+    return PriceTree(prices=prices, inner=last, offset=offset, sees=sees, rows=rows, tokens=tokens, used=used)
+
+
+def price_distributions(
+    model: Any, tok: Any, prompts: Sequence[list[int]], tree: PriceTree, batch_size: int = 8
+) -> torch.Tensor:
+    """P(price | prompt) for every price of the tree (rows: prompts), from one forward pass per batch: each inner node
+    attends to the prompt and to its own prefix only (a 4-D attention mask), as if each were a separate sequence."""
+    m, pad = len(tree.inner), tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    dtype = next(p.dtype for p in model.parameters() if p.is_floating_point())
+    out = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        width = max(map(len, chunk)) + m
+        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
+        position = torch.zeros((len(chunk), width), dtype=torch.long)
+        allowed = torch.eye(width, dtype=torch.bool).repeat(len(chunk), 1, 1, 1)  # padding sees itself only
+        for b, prompt in enumerate(chunk):
+            n, left = len(prompt), width - m - len(prompt)  # left padding: every prompt ends where the tree starts
+            ids[b, left:] = torch.cat([torch.tensor(prompt, dtype=torch.long), tree.inner])
+            position[b, left:] = torch.cat([torch.arange(n), n + tree.offset])
+            allowed[b, 0, left : left + n, left : left + n] = torch.ones(n, n, dtype=torch.bool).tril()
+            allowed[b, 0, left + n :, left : left + n] = True
+            allowed[b, 0, left + n :, left + n :] = tree.sees
+        mask = torch.zeros(allowed.shape, dtype=dtype).masked_fill(~allowed, torch.finfo(dtype).min)
+        with torch.no_grad():
+            logits = model(
+                input_ids=ids.to(model.device),
+                attention_mask=mask.to(model.device),
+                position_ids=position.to(model.device),
+                logits_to_keep=m + 1,
+            ).logits
+        logp = torch.log_softmax(logits.float(), -1).cpu()  # row 0: after the prompt; row 1 + i: after inner node i
+        for row in logp:
+            out.append(torch.softmax((row[tree.rows, tree.tokens] * tree.used).sum(1), 0))
+    return torch.stack(out)
+
+
+def median_prices(probs: torch.Tensor, prices: Sequence[int]) -> list[int]:
+    """Each row's median price: the first price where the cumulative probability reaches one half."""
+    first = (probs.cumsum(1) >= 0.5).int().argmax(1)
+    return [prices[i] for i in first.tolist()]
+
+
+def prompt_ids(tok: Any, item: Item, max_length: int | None = None) -> list[int]:
+    """The item's prompt as token ids, cut as training cut it when max_length is given (the price is not included)."""
+    if max_length is None:
+        return tok(item.prompt())["input_ids"]
+    example, _ = ft.encode_example(tok, item, max_length)
+    return example["input_ids"][: example["labels"].count(-100)]
+
+
+READOUTS = ("median", "greedy")
+
+
+class PricePredictor:
+    """The fine-tuned (or base) model as the harness's item -> reply function, batched when the harness can. Its
+    price is the median of the model's distribution over whole-dollar prices (readout='median'), or the digits
+    greedy generation writes (readout='greedy', as a served model answers)."""
+
+    def __init__(
+        self, model: Any, tok: Any, batch_size: int = 16, readout: str = "median", max_length: int | None = None
+    ):
+        if readout not in READOUTS:
+            raise BadInputError(f"readout must be one of {', '.join(READOUTS)}, got {readout!r}")
         self.model, self.tok, self.batch_size = model.eval(), tok, batch_size
+        self.readout, self.max_length = readout, max_length
+        self.tree = price_tree(tok) if readout == "median" else None
 
     def __call__(self, item: Item) -> str:
-        return generate_price(self.model, self.tok, item).lstrip()
+        return self.predict_batch([item])[0]
 
     def predict_batch(self, items: Sequence[Item]) -> list[str]:
-        """Replies for many items, generated batch_size at a time."""
-        return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
+        """Replies for many items, batch_size at a time."""
+        if self.tree is None:
+            return [r.lstrip() for r in generate_prices(self.model, self.tok, items, self.batch_size)]
+        prompts = [prompt_ids(self.tok, item, self.max_length) for item in items]
+        probs = price_distributions(self.model, self.tok, prompts, self.tree, self.batch_size)
+        return [str(p) for p in median_prices(probs, self.tree.prices)]
 
 
 def checkpoint_errors(model: Any, tok: Any, config: ft.FineTuneConfig, items: Sequence[Item]) -> list[tuple[int, Any]]:
@@ -113,6 +217,7 @@ def checkpoint_errors(model: Any, tok: Any, config: ft.FineTuneConfig, items: Se
     from .evaluation import evaluate
 
     per_step = config.batch_size * config.grad_accum
+    predictor = PricePredictor(model, tok, max_length=config.max_length)
     final = {k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k}
     points = []
     try:
@@ -120,7 +225,7 @@ def checkpoint_errors(model: Any, tok: Any, config: ft.FineTuneConfig, items: Se
             if config.max_steps > 0 and step >= config.max_steps:  # the trained model itself: evaluated already
                 continue
             ft.load_adapter_weights(model, folder)
-            points.append((step * per_step, evaluate(PricePredictor(model, tok), items, f"checkpoint {step}")))
+            points.append((step * per_step, evaluate(predictor, items, f"checkpoint {step}")))
     finally:
         model.load_state_dict(final, strict=False)
     return points

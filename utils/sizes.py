@@ -26,6 +26,7 @@ class Sizes:
     chain_items: int  # test items for the chain and tool predictors (two calls per item each)
     # week 7's style experiment: questions its LoRA learns from, held-out questions asked three ways, LoRA steps
     style_items: tuple[int, int, int]
+    served_items: int  # week 7's served fine-tune: test items asked through chat(), one request each
 
 
 SIZES: dict[str, Sizes] = {
@@ -43,7 +44,8 @@ SIZES: dict[str, Sizes] = {
         codegen_max_tokens=400,
         needle_max_tokens=1024,
         chain_items=16,
-        style_items=(12, 8, 6),
+        style_items=(12, 8, 4),
+        served_items=16,
     ),
     "full": Sizes(
         price_train_items=8000,
@@ -60,6 +62,7 @@ SIZES: dict[str, Sizes] = {
         needle_max_tokens=131_072,
         chain_items=250,
         style_items=(64, 50, 16),
+        served_items=250,
     ),
 }
 # The full-profile rehearsal (standins/rehearsal.py) takes the full code paths at sizes that run in minutes on a CPU.
