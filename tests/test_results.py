@@ -23,6 +23,22 @@ def test_the_approaches_table_replaces_rows_per_approach(tmp_path):
     assert len(results.read_approaches(tmp_path / "none.csv")) == 0
 
 
+def test_forgetting_families_removes_only_that_profiles_rows_of_them(tmp_path):
+    path = tmp_path / "results.csv"
+    results.forget(["fine-tuned"], "offline", path=path)  # nothing recorded yet: nothing to do, no file made
+    assert not path.exists()
+    for name, family, profile in [
+        ("old served", "fine-tuned", "offline"),
+        ("tuned", "fine-tuned", "full"),
+        ("mean", "baseline", "offline"),
+        ("base", "base model", "offline"),
+    ]:
+        results.record(ev.score(name, [10], [10]), family, profile, path=path)
+    results.forget(["fine-tuned", "base model"], "offline", path=path)
+    table = results.read_approaches(path)
+    assert sorted(zip(table["approach"], table["profile"])) == [("mean", "offline"), ("tuned", "full")]
+
+
 def test_running_cost_is_computed_from_measured_seconds(tmp_path):
     report = ev.score("timed", [10, 20], [10, 20], seconds=3.6)
     row = results.record(report, "baseline", "offline", path=tmp_path / "r.csv", dollars_per_hour=0.05).iloc[0]

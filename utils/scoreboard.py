@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pandas as pd
@@ -102,6 +102,14 @@ def record(
     if report.name != CONSTANT_GUESS and len(mean_row):
         print(against_the_mean(report, mean_row.iloc[0]))
     return table
+
+
+def forget(families: Sequence[str], profile: str, path: Any = None) -> None:
+    """Remove one profile's rows of these families from the results file: a notebook that writes them afresh."""
+    path = Path(path or approaches_file())
+    if path.exists():
+        table = pd.read_csv(path)
+        table[~(table["family"].isin(families) & (table["profile"] == profile))].to_csv(path, index=False)
 
 
 def against_the_mean(result: Report | Any, mean_row: Any) -> str:
