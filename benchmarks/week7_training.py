@@ -1,6 +1,6 @@
 """Week 7 benchmark: training throughput, peak memory and hours per epoch.
 
-Two modes:
+Modes:
 
 * default: the offline config on the real price data and SmolLM2 (target: peak memory under 4 GB; exit 1 if not);
 * `--shapes`: models of named shapes (Llama-3.1-8B, Llama-3.2-3B, SmolLM2-135M) built from a config with random
