@@ -191,5 +191,7 @@ def test_a_report_on_its_first_items_scores_those_replies_alone():
         alone.seconds,
     )
     assert head.mae == pytest.approx((2 + 5 + 919) / 3)  # the runaway reply held to the range, as in the whole run
+    columns = ["truth", "guess", "parsed", "error", "grade"]
+    assert head.table[columns].equals(whole.table[columns].iloc[:4])  # item by item, the whole run's scores
     with pytest.raises(BadInputError, match="ask for 1 to 5"):
         whole.first(6)

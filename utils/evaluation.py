@@ -208,15 +208,14 @@ class Report:
         )
 
     def first(self, n: int) -> Report:
-        """The same replies scored on the first n items only, to set beside a run over those items."""
+        """The same replies, as this run scored them (held to the task's range already), on the first n items only: to
+        set beside a run over those items."""
         if not 0 < n <= self.n:
             raise BadInputError(f"{self.name} scored {self.n} items: ask for 1 to {self.n}, not {n}.")
         head = self.table.iloc[:n]
         guesses = [g if ok else None for g, ok in zip(head["guess"], head["parsed"])]
         texts = list(head["item"]) if "item" in head else None
-        return score(
-            self.name, list(head["truth"]), guesses, self.seconds * n / self.n, texts, self.extra.get("price_range")
-        )
+        return score(self.name, list(head["truth"]), guesses, self.seconds * n / self.n, texts)
 
     def plot(self, ax: Any = None) -> Any:
         """Truth against prediction, coloured hit/near/miss, with the y = x line (unparseable replies counted in
