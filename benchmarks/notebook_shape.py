@@ -2,12 +2,15 @@
 
     python benchmarks/notebook_shape.py                 # every week*/*.ipynb
     python benchmarks/notebook_shape.py week7/01_fine_tuning.ipynb
+    python benchmarks/notebook_shape.py --build /tmp/run    # silent cells read from another executed copy
 
 Per notebook: code cells, the median and the longest code cell (lines, blank lines left out), cells over 25 lines,
 lines over 100 characters, the share of code lines that report (a `print`, `check` or `display` call, or a line
-inside one), checks, and the kit's machinery in sight: cells that import `utils.standins` or name the rehearsal.
-Targets (issue 46): median at most 10 lines, none over 25, lines within 100 characters, reporting lines near
-rasbt/LLMs-from-scratch's 11-14%, no stand-in or rehearsal in a notebook.
+inside one), checks, the kit's machinery in sight (cells that import `utils.standins` or name the rehearsal), and,
+from the executed copy `make run` wrote to build/ (`--build DIR` for another), the cells after the Colab cell that
+printed nothing ("-" where no executed copy is there). Targets (issue 46): median at most 10 lines, none over 25,
+lines within 100 characters, reporting lines near rasbt/LLMs-from-scratch's 11-14%, no stand-in or rehearsal in a
+notebook, no silent cell.
 """
 
 from __future__ import annotations
@@ -36,7 +39,16 @@ def reporting_lines(source: str) -> int:
     return len(lines)
 
 
-def shape(path: Path) -> dict[str, object]:
+def silent_cells(executed: Path) -> int | str:
+    """Code cells after the first (the Colab set-up, which acts on Colab only) that printed nothing in an executed
+    copy; "-" when there is none."""
+    if not executed.exists():
+        return "-"
+    cells = [c for c in json.loads(executed.read_text())["cells"] if c["cell_type"] == "code"]
+    return sum(not c.get("outputs") for c in cells[1:])
+
+
+def shape(path: Path, build: Path = ROOT / "build") -> dict[str, object]:
     """The figures of one notebook."""
     cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     sources = ["".join(c["source"]) for c in cells]
@@ -52,14 +64,19 @@ def shape(path: Path) -> dict[str, object]:
         "reporting share": round(sum(map(reporting_lines, sources)) / max(len(code_lines), 1), 3),
         "checks": sum(s.count("check(") for s in sources),
         "stand-ins or rehearsal": sum("utils.standins" in s or "rehears" in s.lower() for s in sources),
+        "silent cells": silent_cells(build / path.parent.name / path.name),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print one row per notebook (every week*/*.ipynb when none is named)."""
-    names = sys.argv[1:] if argv is None else argv
+    names = list(sys.argv[1:] if argv is None else argv)
+    build = ROOT / "build"
+    if "--build" in names:
+        at = names.index("--build")
+        build, names = Path(names[at + 1]).resolve(), names[:at] + names[at + 2 :]
     paths = [Path(n).resolve() for n in names] or sorted(ROOT.glob("week*/*.ipynb"))
-    rows = [shape(p) for p in paths]
+    rows = [shape(p, build) for p in paths]
     header = list(rows[0]) if rows else []
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---" for _ in header) + "|")

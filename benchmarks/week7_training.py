@@ -30,7 +30,7 @@ import time
 import torch
 
 from utils import fine_tuned, setup
-from utils import finetune as ft
+from utils import training as ft
 from utils.catalog import model_facts, model_params_b
 from utils.hardware import current_gpu, native_bf16, peak_memory_gb, reset_peak_memory
 from utils.prices import load_price_data
@@ -248,7 +248,7 @@ _WORKER = """
 import sys
 from utils import setup
 from utils.distributed import train_data_parallel
-from utils.finetune import FineTuneConfig
+from utils.training import FineTuneConfig
 from utils.prices import load_price_data
 
 steps, batch = int(sys.argv[3]), int(sys.argv[4])

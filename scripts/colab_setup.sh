@@ -11,6 +11,11 @@ python3 scripts/colab_requirements.py > /tmp/llmkit-colab-requirements.txt
 pip install -q -c "$keep" -r /tmp/llmkit-colab-requirements.txt
 pip install -q --no-deps -r requirements-nodeps.txt
 pip install -q --no-deps -e .
+# The kernel that ran this started before the install, so it has not read the editable install's path: a link in
+# site-packages lets it import the kit now, without a restart (the link resolves to this folder, so the kit's files
+# are found from it).
+site=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+if [ -L "$site/utils" ] || [ ! -e "$site/utils" ]; then ln -sfn "$PWD/utils" "$site/utils"; fi
 echo "kit installed; Colab's Jupyter stack and torch untouched ($(wc -l < "$keep") packages held)."
 echo "Without keys the local chat model runs on transformers serve (GPU when there is one)."
 llama=$(sed -n 's/^\(llama-cpp-python[^ #]*\).*/\1/p' requirements.txt)  # the version lives there alone

@@ -59,6 +59,14 @@ $PIP freeze | grep -v "^#" | LC_ALL=C sort -f > "$OUT/before.txt"
 # 2. The kit's Colab set-up, exactly as the first cell runs it (its `pip` is this environment's).
 PATH="$PWD/$VENV/bin:$PATH" bash scripts/colab_setup.sh 2>&1 | quiet
 $PIP freeze | grep -v -E "^(#|-e |llm-engineering-kit)" | LC_ALL=C sort -f > "$OUT/after.txt"
+# The kernel that ran the set-up imports the kit from site-packages alone (without the editable install's path hook,
+# which only a new process reads), and from this folder.
+"$VENV/bin/python" - <<'PY'
+import importlib.machinery, pathlib, sysconfig
+spec = importlib.machinery.PathFinder.find_spec("utils", [sysconfig.get_paths()["purelib"]])
+found = spec and pathlib.Path(spec.origin).resolve()
+assert found == pathlib.Path("utils/__init__.py").resolve(), f"the set-up left no link to the kit in site-packages: {found}"
+PY
 
 # 3. What changed, and whether anything Colab runs on moved.
 "$VENV/bin/python" scripts/colab_compare.py changes "$OUT"

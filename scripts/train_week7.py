@@ -30,8 +30,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from utils import finetune as ft  # noqa: E402
 from utils import hardware  # noqa: E402
+from utils import training as ft  # noqa: E402
 from utils.distributed import (  # noqa: E402
     MERGE_UNDER_FSDP,
     accelerate_command,

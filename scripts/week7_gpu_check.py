@@ -48,7 +48,7 @@ from peft import PeftModel  # noqa: E402
 from safetensors.torch import load_file  # noqa: E402
 
 from utils import fine_tuned, setup  # noqa: E402
-from utils import finetune as ft  # noqa: E402
+from utils import training as ft  # noqa: E402
 from utils.evaluation import evaluate  # noqa: E402
 from utils.hardware import current_gpu, peak_memory_gb, reset_peak_memory  # noqa: E402
 from utils.prices import load_price_data  # noqa: E402

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.training
 SCRIPT = """
 import sys
 from utils.distributed import train_data_parallel
-from utils.finetune import FineTuneConfig
+from utils.training import FineTuneConfig
 from utils.prices import Item
 
 kettles = [(c, s) for c in ("red", "blue", "steel", "white") for s in ("1", "1.5", "2", "3")]
@@ -110,7 +110,7 @@ def test_the_notebook_launcher_refuses_in_a_sentence_where_it_cannot_fork():
     """Once the kit's training code is imported, bitsandbytes is loaded: the launcher would raise from inside
     Accelerate; the kit says why in a sentence."""
     code = (
-        "import utils.finetune\nfrom utils.launch import launch_in_notebook\nfrom utils.errors import LLMKitError\n"
+        "import utils.training\nfrom utils.launch import launch_in_notebook\nfrom utils.errors import LLMKitError\n"
         "try:\n    launch_in_notebook(2, 'builtins:print')\nexcept LLMKitError as err:\n    print(err)"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -134,7 +134,7 @@ def test_only_one_adapter_is_saved(runs):
 
 def test_what_cannot_run_is_one_sentence(tmp_path, monkeypatch):
     from utils.distributed import train_data_parallel
-    from utils.finetune import FineTuneConfig
+    from utils.training import FineTuneConfig
 
     with pytest.raises(BadInputError, match="at least 1"):
         launch_command("train.py", 0)
@@ -155,7 +155,7 @@ def test_fsdp_wraps_the_kit_s_qlora_model_on_a_cpu_and_its_adapter_is_saved(tmp_
     from peft.utils.other import fsdp_auto_wrap_policy
     from torch.distributed.fsdp import FullyShardedDataParallel, StateDictType
 
-    from utils import finetune as ft
+    from utils import training as ft
     from utils.client.local_server import free_port
     from utils.distributed import write_adapter
     from utils.standins.rehearsal import build_tiny_llama

@@ -38,3 +38,16 @@ def test_no_notebook_imports_a_stand_in_or_names_the_rehearsal(path):
     """The student reads the lesson: stand-ins and the rehearsal stay in utils/; a check knows when it is rehearsed."""
     cells = ["".join(cell["source"]) for cell in json.loads(path.read_text())["cells"]]
     assert [c[:80] for c in cells if "utils.standins" in c or "rehears" in c.lower()] == []
+
+
+def test_cells_after_the_colab_cell_that_printed_nothing_are_counted_from_the_executed_copy(tmp_path, write_notebook):
+    (tmp_path / "week9").mkdir()
+    path = write_notebook(tmp_path / "week9" / "n.ipynb", "colab = 1", "a = 1", "print(2)", "b = 3")
+    build = tmp_path / "build"
+    assert notebook_shape.shape(path, build)["silent cells"] == "-"  # not executed yet
+    executed = json.loads(path.read_text())
+    code = [c for c in executed["cells"] if c["cell_type"] == "code"]
+    code[2]["outputs"] = [{"output_type": "stream", "name": "stdout", "text": "2\n"}]
+    (build / "week9").mkdir(parents=True)
+    (build / "week9" / "n.ipynb").write_text(json.dumps(executed))
+    assert notebook_shape.shape(path, build)["silent cells"] == 2  # "a = 1" and "b = 3"; the Colab cell is not counted

@@ -39,8 +39,10 @@ def test_nbstripout_finds_nothing_to_strip(path):
 def test_title_then_setup_then_exercises(path):
     cells = json.loads(path.read_text())["cells"]
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# Week")
-    first_code = next(c for c in cells if c["cell_type"] == "code")
-    assert "profile = setup()" in "".join(first_code["source"])
+    colab, profile_cell = [c for c in cells if c["cell_type"] == "code"][:2]
+    lines = [line for line in "".join(colab["source"]).splitlines() if line.strip()]
+    assert len(lines) <= 4 and "colab_setup.sh" in lines[-1], "the Colab set-up: one cell of at most four lines"
+    assert "profile = setup()" in "".join(profile_cell["source"])
     assert "Exercises" in "".join(cells[-1]["source"])
 
 

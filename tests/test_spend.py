@@ -286,3 +286,39 @@ def test_a_loop_stopped_by_the_budget_continues_on_a_rerun_without_paying_twice(
     monkeypatch.setenv("LLMKIT_FRESH_REPLIES", "1")
     assert not llm.chat("openai/gpt-5-mini", questions[0], max_tokens=8).reused
     assert len(at_zoo.requests) == 9
+
+
+@pytest.mark.unit
+def test_each_notebooks_plan_counts_its_calls_and_measures_its_prompts():
+    from dataclasses import replace
+
+    from utils import paid_calls
+    from utils.codegen import COURSE_PROGRAMS, course_program, humaneval_programs
+    from utils.prices import load_price_data
+    from utils.tokens import chat_tokens
+
+    offline = get_profile()
+    data = load_price_data(offline)
+    full = replace(offline, name="full", sizes=replace(offline.sizes, repair_rounds=2, humaneval_problems=3))
+    prompt = "Explain in two sentences what a context window is."
+    programs = {name: course_program(name, 10) for name in COURSE_PROGRAMS}
+    model = "local/smollm2"
+    assert paid_calls.week4(offline, model, prompt) == []  # the offline profile pays for nothing: nothing counted
+    assert paid_calls.week5(offline, [model], programs) == paid_calls.week6_chains(offline, model, data.test) == []
+
+    week4 = paid_calls.week4(replace(full, sizes=replace(full.sizes, needle_max_tokens=2048)), model, prompt)
+    assert [p.calls for p in week4] == [3, 1, 12]  # four haystacks of 256-2048 tokens at three depths
+    assert week4[0].input_tokens == chat_tokens([{"role": "user", "content": prompt}])
+    assert week4[2].input_tokens == (256 + 512 + 1024 + 2048) / 4
+
+    week5 = paid_calls.week5(full, ["a/x", "b/y"], programs)
+    n_he = len(humaneval_programs(3))
+    for name in ("a/x", "b/y"):  # each program tried once and repaired twice at most; HumanEval repaired once
+        assert sum(p.calls for p in week5 if p.model == name) == len(programs) * 3 + n_he * 2
+    assert all(p.output_tokens == full.sizes.codegen_max_tokens for p in week5)
+
+    week6 = paid_calls.week6_strategies(full, model, data, [0, 4])
+    assert sum(p.calls for p in week6) == 4 * len(data.test) + 2 * len(data.val) + 1
+    assert week6[2].input_tokens < week6[3].input_tokens  # four examples make a longer prompt than none
+    chains = paid_calls.week6_chains(full, model, data.test[:20])
+    assert chains[0].calls == 20 and chains[3].calls == 20 + 10  # the tool asked for both ways: all items, then half

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from IPython.core.inputtransformer2 import TransformerManager
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -22,9 +23,7 @@ def taught(notebook: str) -> SimpleNamespace:
     for cell in cells:
         if cell["cell_type"] != "code":
             continue
-        source = "".join(cell["source"])
-        if source.lstrip().startswith(("!", "%")):
-            continue
+        source = TransformerManager().transform_cell("".join(cell["source"]))  # `!cmd` and `%magic` as Python
         tree = ast.parse(source)
         body += [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom, ast.FunctionDef))]
     names: dict = {}
@@ -248,7 +247,7 @@ WEEK7 = "week7/01_fine_tuning.ipynb"
 
 @pytest.mark.unit
 def test_week7_encode_masks_the_prompt_as_build_dataset_does():
-    from utils import finetune as ft
+    from utils import training as ft
     from utils.tokens import smollm2_tokenizer
 
     tok = smollm2_tokenizer()  # SmolLM2's real tokenizer, as week 7 trains with offline

@@ -82,7 +82,7 @@ def test_what_cannot_run_is_one_sentence():
 
 def test_every_base_model_can_be_planned_on_a_node():
     """Each BASE_MODELS key has its size and depth in data/model_facts.csv (the stand-in its base model's)."""
-    from utils import finetune as ft
+    from utils import training as ft
 
     plans = {key: ft.plan_gpus(key, hardware.GPUS["L4"], 2) for key in ft.BASE_MODELS}
     assert plans["llama-3.1-70b"].fsdp and not plans["smollm2-135m-instruct"].fsdp
@@ -141,7 +141,7 @@ def test_the_model_would_be_loaded_as_its_plan_says(full_profile, monkeypatch, g
     """The from_pretrained arguments in rank 1 of the planned run: under FSDP the 4-bit weights packed in the compute
     dtype (bnb_4bit_quant_storage) and no device map (Accelerate places the shards); under DDP a whole copy on this
     process's own GPU, packed as bitsandbytes packs by default."""
-    from utils import finetune as ft
+    from utils import training as ft
     from utils.profile import get_profile
 
     assert ft.can_quantize()[0]  # bitsandbytes imported before torch is told it has a GPU
@@ -168,7 +168,7 @@ def test_the_model_would_be_loaded_as_its_plan_says(full_profile, monkeypatch, g
 
 def test_without_a_gpu_the_full_profile_trains_the_base_it_was_given(full_profile):
     """--base on a machine with no GPU (and no --gpu): no plan, and the config trains that base, not the default."""
-    from utils import finetune as ft
+    from utils import training as ft
     from utils.profile import get_profile
 
     plan, config = _train_week7().plan_run(get_profile(), None, 1, "meta-llama/Llama-3.2-3B")

@@ -15,8 +15,8 @@ from typing import Any, Sequence
 
 from .client.local_server import free_port
 from .errors import BadInputError, LLMKitError
-from .finetune import FineTuneConfig, build_dataset, load_base, lora_model, make_trainer
 from .prices import Item
+from .training import FineTuneConfig, build_dataset, load_base, lora_model, make_trainer
 
 # peft cannot merge an adapter into a base that no process holds whole: what to do instead, in one sentence
 MERGE_UNDER_FSDP = (
@@ -126,7 +126,7 @@ def train_data_parallel(
     shard, in micro-batches of at most config.batch_size, the plan's, accumulating the rest; gradients are averaged,
     so each step is the step one process would take on the whole batch). Each process writes the items it trained
     on, its seconds, tokens and peak memory; rank 0 alone writes the losses and saves the one adapter. model_folder
-    None: the config's base, loaded as week 7 loads it (finetune.load_kwargs: 4-bit where the plan says; each
+    None: the config's base, loaded as week 7 loads it (training.load_kwargs: 4-bit where the plan says; each
     process's copy on its own GPU, or under FSDP a shard placed by Accelerate, wrapped by peft's policy and gathered
     into a full state dict to save). Returns the losses, and the trained model and tokenizer."""
     import torch

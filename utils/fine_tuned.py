@@ -14,7 +14,7 @@ from typing import Any, Sequence
 import torch
 from transformers import TrainerCallback
 
-from . import finetune as ft
+from . import training as ft
 from .errors import BadInputError, LLMKitError
 from .prices import PRICE_RANGE, Item
 

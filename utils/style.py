@@ -10,8 +10,8 @@ from typing import Any
 import torch
 
 from .errors import BadInputError
-from .finetune import FineTuneConfig, lora_model
 from .prices import Item
+from .training import FineTuneConfig, lora_model
 
 STYLE_RULE = "Write your whole reply in lowercase letters: no capital letters at all."
 REPLY_TOKENS = 12  # each reply's first tokens: enough to show a style, the same cap for every model compared
@@ -27,10 +27,14 @@ def questions_about(items: Sequence[Item]) -> list[str]:
     return [f"In one sentence, what is this product and who would buy it? {item.title}" for item in items]
 
 
+def messages(question: str, system: str | None = None) -> list[dict[str, str]]:
+    """The question as a chat, after the system prompt when there is one."""
+    return ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
+
+
 def chat_text(tok: Any, question: str, system: str | None = None) -> str:
     """The chat as the model reads it, ending where its reply begins."""
-    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": question}]
-    return tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return tok.apply_chat_template(messages(question, system), tokenize=False, add_generation_prompt=True)
 
 
 @torch.no_grad()

@@ -107,7 +107,7 @@ class ClusterPlan:
     @property
     def fsdp(self) -> bool:
         """FSDP + QLoRA? Then the base is loaded sharded, its 4-bit weights packed in the compute dtype
-        (finetune.load_kwargs), and launched by `accelerate launch` with accelerate_config()."""
+        (training.load_kwargs), and launched by `accelerate launch` with accelerate_config()."""
         return self.strategy == "FSDP + QLoRA"
 
     def accelerate_config(self) -> dict[str, object]:

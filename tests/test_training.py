@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from utils import catalog, fine_tuned, hardware
-from utils import finetune as ft
+from utils import training as ft
 from utils.errors import BadInputError
 from utils.prices import Item
 from utils.tokens import smollm2_tokenizer
