@@ -8,8 +8,12 @@ import json
 from statistics import mean
 from typing import Any, Callable, Sequence
 
+from . import codegen as cg
+from . import prompting as st
 from .client.spend import Planned
+from .long_context import haystack_lengths
 from .paths import DATA_DIR
+from .sandbox import compile_command
 from .tokens import chat_tokens
 
 
@@ -17,8 +21,6 @@ def week4(profile: Any, model: str, latency_prompt: str) -> list[Planned]:
     """Week 4, sections 3 and 4: three streamed answers, a chat trimmed to 1,024 tokens, the needle grid."""
     if profile.offline:
         return []
-    from .long_context import haystack_lengths
-
     needle_lengths = haystack_lengths(model, profile.sizes.needle_max_tokens)
     return [
         Planned(model, 3, chat_tokens([{"role": "user", "content": latency_prompt}]), 80),
@@ -32,8 +34,6 @@ def week5(profile: Any, models: Sequence[str], programs: dict[str, tuple[str, st
     the code and the compiler's words or the output difference."""
     if profile.offline:
         return []
-    from . import codegen as cg
-    from .sandbox import compile_command
 
     def tokens(source: str) -> int:
         return chat_tokens(
@@ -64,7 +64,6 @@ def week6_strategies(profile: Any, model: str, data: Any, ks: Sequence[int]) -> 
     three similar items, and the handbook answer; each kind of prompt's tokens counted on ten of its items."""
     if profile.offline:
         return []
-    from . import prompting as st
 
     def tokens_of(build: Callable[[Any], list[dict[str, str]]], items: Sequence[Any]) -> float:
         return mean(chat_tokens(build(item)) for item in items[:10])
@@ -88,7 +87,6 @@ def week6_chains(profile: Any, model: str, items: Sequence[Any]) -> list[Planned
     injection trials; each reply at its cap."""
     if profile.offline:
         return []
-    from . import prompting as st
 
     def count(name: str) -> int:
         return len(json.loads((DATA_DIR / "knowledge" / name).read_text()))
