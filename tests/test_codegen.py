@@ -145,3 +145,19 @@ def test_no_temporary_folder_is_left_behind():
     cg.check_conversion(cg.python_reference("p", "print(42)\n", runs=0), "int main() { return oops; }", "broken")
     cg.check_conversion(cg.python_reference("p", "print(41)\n", runs=0), HELLO, "wrong output")
     assert _folders("llmkit-py-") == before_py and _folders("llmkit-cpp-") == before_cpp
+
+
+@pytest.mark.unit
+def test_a_time_within_the_start_ups_jitter_is_floored_and_its_speed_up_is_a_lower_bound():
+    from utils.sandbox import RESOLUTION_S, Timing
+
+    quick = Timing([0.009], overhead_s=0.040, overhead_spread_s=0.002)  # under a quarter of a 40 ms start-up
+    slow = Timing([0.015], overhead_s=0.040, overhead_spread_s=0.002)
+    noisy = Timing([0.015], overhead_s=0.040, overhead_spread_s=0.020)  # empty runs 20 ms apart
+    assert quick.floor_s == 0.010 and quick.at_resolution and not slow.at_resolution and noisy.at_resolution
+    assert Timing([RESOLUTION_S], 0.0, 0.0).at_resolution and Timing([0.001], 0.0, 0.0).floor_s == RESOLUTION_S
+    ref = cg.Reference("p", "print(1)", "1\n", Timing([1.0]))
+    conv = cg.Conversion("p", "m", cpp_timing=quick)
+    conv.attempts.append(cg.Attempt(0, "int main(){}", True, True, "", 10, 0.0, 1.0))
+    row = cg.results_row(ref, conv)
+    assert row["speedup"] == pytest.approx(1.0 / 0.009) and row["speedup_at_least"]

@@ -428,7 +428,7 @@ def test_the_throwaway_folder_is_removed(mode, kit):
 def test_timing_leaves_out_the_sandbox_start_up(mode):
     empty = build("int main(){ return 0; }")
     timing = sb.time_command([empty], runs=5)
-    assert timing.overhead_s > 0 and timing.median < timing.overhead_s / 2  # near zero: the start-up is taken out
+    assert timing.overhead_s > 0 and timing.at_resolution  # told from nothing at all: the start-up is taken out
     # a program that runs for a known time still times at least that long
     exe = build(
         "#include <chrono>\nint main(){ auto t0 = std::chrono::steady_clock::now(); volatile double s = 0;"

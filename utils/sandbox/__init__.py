@@ -11,11 +11,12 @@ from .folders import new_folder, remove_folder, sweep_stale_folders
 from .limits import Limits, RunResult
 from .protection import bwrap_path, describe_protection, isolation
 from .running import run_limited, safe_env
-from .timing import RESOLUTION_S, Timing, sandbox_overhead, time_command
+from .timing import RESOLUTION_S, Timing, resolution_floor, sandbox_overhead, time_command
 
 __all__ = [
     "CXX_FLAGS",
     "RESOLUTION_S",
+    "resolution_floor",
     "CompileResult",
     "Limits",
     "RunResult",
