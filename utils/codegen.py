@@ -52,6 +52,14 @@ def user_prompt(python_src: str, compile_cmd: str) -> str:
     )
 
 
+def first_messages(python_src: str) -> list[dict[str, str]]:
+    """The first request for a translation: the system prompt, then the program with this machine's compile command."""
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": user_prompt(python_src, compile_command())},
+    ]
+
+
 def repair_prompt(problem: str) -> str:
     """The follow-up when the last answer failed: the compiler errors or the output difference."""
     return (
@@ -232,10 +240,7 @@ def convert(
     from .client.llm import chat
 
     chat_fn = chat_fn or chat
-    messages = [
-        {"role": "system", "content": SYSTEM_PROMPT},
-        {"role": "user", "content": user_prompt(ref.source, compile_command())},
-    ]
+    messages = first_messages(ref.source)
     result = Conversion(ref.name, model)
     for rnd in range(rounds + 1):
         reply = chat_fn(model, messages, max_tokens=max_tokens, temperature=0.0, stop=CODE_BLOCK_END)

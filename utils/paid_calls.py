@@ -13,7 +13,6 @@ from . import prompting as st
 from .client.spend import Planned
 from .long_context import haystack_lengths
 from .paths import DATA_DIR
-from .sandbox import compile_command
 from .tokens import chat_tokens
 
 
@@ -35,16 +34,10 @@ def week5(profile: Any, models: Sequence[str], programs: dict[str, tuple[str, st
     if profile.offline:
         return []
 
-    def tokens(source: str) -> int:
-        return chat_tokens(
-            [
-                {"role": "system", "content": cg.SYSTEM_PROMPT},
-                {"role": "user", "content": cg.user_prompt(source, compile_command())},
-            ]
-        )
-
-    course = [tokens(py) for py, _ in programs.values()]
-    humaneval = [tokens(src) for src in cg.humaneval_programs(profile.sizes.humaneval_problems).values()]
+    course = [chat_tokens(cg.first_messages(py)) for py, _ in programs.values()]
+    humaneval = [
+        chat_tokens(cg.first_messages(src)) for src in cg.humaneval_programs(profile.sizes.humaneval_problems).values()
+    ]
     cap, rounds = profile.sizes.codegen_max_tokens, profile.sizes.repair_rounds
     repair = cap + 300
     return [

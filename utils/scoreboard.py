@@ -112,9 +112,11 @@ def forget(families: Sequence[str], profile: str, path: Any = None) -> None:
         table[~(table["family"].isin(families) & (table["profile"] == profile))].to_csv(path, index=False)
 
 
-def against_the_mean(result: Report | Any, mean_row: Any) -> str:
+def against_the_mean(result: Report | Any, mean_row: Report | Any) -> str:
     """One sentence: an approach's error and interval (a Report, or a row of the results table) against the constant
-    guess's row, and which the intervals favour; too few priced replies rank nothing."""
+    guess's (either too), and which the intervals favour; too few priced replies rank nothing."""
+    if hasattr(mean_row, "mae_ci95"):  # a Report
+        mean_row = {"mae": mean_row.mae, "mae_lo": mean_row.mae_ci95[0], "mae_hi": mean_row.mae_ci95[1]}
     if hasattr(result, "mae_ci95"):  # a Report
         name, mae, (lo, hi), n, unparsed = result.name, result.mae, result.mae_ci95, result.n, result.unparseable
     else:

@@ -92,5 +92,6 @@ def time_command(
         if i >= warmup:
             raw.append(res.seconds)
     overhead = statistics.median(empties)  # one empty run is noisy (a few ms on a busy machine); their median is not
-    floor = resolution_floor(overhead, max(empties) - min(empties))
-    return Timing([max(t - overhead, floor) for t in raw], overhead, max(empties) - min(empties))
+    spread = max(empties) - min(empties)
+    floor = resolution_floor(overhead, spread)
+    return Timing([max(t - overhead, floor) for t in raw], overhead, spread)
