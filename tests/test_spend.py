@@ -303,13 +303,15 @@ def test_each_notebooks_plan_counts_its_calls_and_measures_its_prompts():
     prompt = "Explain in two sentences what a context window is."
     programs = {name: course_program(name, 10) for name in COURSE_PROGRAMS}
     model = "local/smollm2"
-    assert paid_calls.week4(offline, model, prompt) == []  # the offline profile pays for nothing: nothing counted
+    assert paid_calls.week4_speed(offline, model, prompt) == paid_calls.week4_context(offline, model) == []  # nothing
     assert paid_calls.week5(offline, [model], programs) == paid_calls.week6_chains(offline, model, data.test) == []
 
-    week4 = paid_calls.week4(replace(full, sizes=replace(full.sizes, needle_max_tokens=2048)), model, prompt)
-    assert [p.calls for p in week4] == [3, 1, 12]  # four haystacks of 256-2048 tokens at three depths
-    assert week4[0].input_tokens == chat_tokens([{"role": "user", "content": prompt}])
-    assert week4[2].input_tokens == (256 + 512 + 1024 + 2048) / 4
+    speed = paid_calls.week4_speed(full, model, prompt)
+    assert [p.calls for p in speed] == [3]
+    assert speed[0].input_tokens == chat_tokens([{"role": "user", "content": prompt}])
+    context = paid_calls.week4_context(replace(full, sizes=replace(full.sizes, needle_max_tokens=2048)), model)
+    assert [p.calls for p in context] == [1, 12]  # four haystacks of 256-2048 tokens at three depths
+    assert context[1].input_tokens == (256 + 512 + 1024 + 2048) / 4
 
     week5 = paid_calls.week5(full, ["a/x", "b/y"], programs)
     n_he = len(humaneval_programs(3))

@@ -60,7 +60,7 @@ def test_week6_cross_entropy_by_hand_is_the_loss_transformers_trains_on(tiny_lla
 def test_week4_request_cost_matches_the_kits_billing():
     from utils.client.costs import request_cost
 
-    cell = taught("week4/01_choosing_an_llm.ipynb")
+    cell = taught("week4/01_basics_and_costs.ipynb")
     for case in [(800, 200, 0.25, 2.0), (3_000, 200, 1.0, 5.0, 2_560, 0.1), (10, 0, 3.0, 15.0, 0, None)]:
         assert cell.request_cost(*case) == pytest.approx(request_cost(*case), rel=1e-12)
 
@@ -69,7 +69,7 @@ def test_week4_request_cost_matches_the_kits_billing():
 def test_week4_router_matches_the_moe_layer():
     from utils.moe import MoELayer
 
-    cell = taught("week4/01_choosing_an_llm.ipynb")
+    cell = taught("week4/02_context_leaderboards_and_tokenizers.ipynb")
     torch.manual_seed(3)
     layer, x = MoELayer(d_model=16, d_ff=32, n_experts=8, top_k=2), torch.randn(50, 16)
     library = layer.route(x)

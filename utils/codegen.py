@@ -148,7 +148,8 @@ class Reference:
 def python_reference(
     name: str, source: str, runs: int = 3, timeout_s: float = 300, float_tol: float | None = None
 ) -> Reference:
-    """Run the Python program once for its output, then time it; a clear error for empty or failing Python."""
+    """Run the Python program once for its output (the warm-up), then time it, with more room than the C++ gets (2 GB,
+    5 minutes); a clear error for empty or failing Python."""
     if not source or not source.strip():
         raise BadInputError(f"{name}: the Python program is empty.")
     folder = new_folder("llmkit-py-")
@@ -236,7 +237,7 @@ def convert(
 ) -> Conversion:
     """Ask the model for C++, then repair up to `rounds` more times with the compiler errors or the output diff.
 
-    Generation stops at the end of the code block (a closing fence), so no round costs more than the code needs."""
+    Generation stops at the first closing code fence: a reply ends with its code, not an explanation after it."""
     from .client.llm import chat
 
     chat_fn = chat_fn or chat

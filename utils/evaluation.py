@@ -158,6 +158,19 @@ def paired_difference(a: Report, b: Report, resamples: int = 2000, seed: int = 0
     return {"n": int(len(diff)), "mean": float(diff.mean()), "lo": float(lo), "hi": float(hi), "better": bool(hi < 0)}
 
 
+def paired_sentence(a: Report, b: Report) -> str:
+    """One sentence: a's error minus b's on the items both priced, its 95% interval, and which error that makes lower
+    (an interval across $0 tells them apart from nothing)."""
+    d = paired_difference(a, b)
+    if d["n"] < 2:
+        return f"{a.name} and {b.name} both priced {d['n']} items: nothing to compare item by item"
+    verdict = "a lower error" if d["hi"] < 0 else "a higher error" if d["lo"] > 0 else "not told apart"
+    return (
+        f"{a.name} minus {b.name}, item by item: ${d['mean']:+,.0f} (95% interval ${d['lo']:+,.0f} to "
+        f"${d['hi']:+,.0f}) over {d['n']} items both priced: {verdict}"
+    )
+
+
 def grade(truth: float, guess: float) -> str:
     """'hit', 'near' or 'miss' by the course's colour rule."""
     error = abs(guess - truth)

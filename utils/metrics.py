@@ -15,7 +15,7 @@ def loss_of_probability(p: float) -> float:
     """Cross-entropy for one prediction that gave the true token probability p: -ln p."""
     if not 0 < p <= 1:
         raise BadInputError(f"A probability must be in (0, 1], got {p}.")
-    return -math.log(p)
+    return math.log(1 / p)  # not -ln p: for p = 1 that is -0.0, printed "-0.0000"
 
 
 def perplexity(loss: float) -> float:

@@ -16,13 +16,19 @@ from .paths import DATA_DIR
 from .tokens import chat_tokens
 
 
-def week4(profile: Any, model: str, latency_prompt: str) -> list[Planned]:
-    """Week 4, sections 3 and 4: three streamed answers, a chat trimmed to 1,024 tokens, the needle grid."""
+def week4_speed(profile: Any, model: str, latency_prompt: str) -> list[Planned]:
+    """Week 4 part 1, section 3: three streamed answers."""
+    if profile.offline:
+        return []
+    return [Planned(model, 3, chat_tokens([{"role": "user", "content": latency_prompt}]), 80)]
+
+
+def week4_context(profile: Any, model: str) -> list[Planned]:
+    """Week 4 part 2, section 1: a chat trimmed to 1,024 tokens, the needle grid."""
     if profile.offline:
         return []
     needle_lengths = haystack_lengths(model, profile.sizes.needle_max_tokens)
     return [
-        Planned(model, 3, chat_tokens([{"role": "user", "content": latency_prompt}]), 80),
         Planned(model, 1, 1024, 30),
         Planned(model, 3 * len(needle_lengths), mean(needle_lengths), 12),  # three depths a length, the first token
     ]

@@ -21,7 +21,7 @@ from .settings import setting
 QUESTION = "How much does this cost to the nearest dollar?"
 PRICE_PREFIX = "Price is $"
 PRICE_RANGE = (0.5, 999.0)  # the course's range: every price then fits one Llama 3 token
-CURATION_VERSION = 1
+CURATION_VERSION = 2
 
 
 @dataclass
@@ -293,15 +293,20 @@ def curate(
     return items, dropped
 
 
+def price_bins(items: list[Item], bins: int = 10) -> list[int]:
+    """Each item's log-spaced price range, 0 to bins-1, between the cheapest and the dearest item."""
+    lo, hi = math.log(min(i.price for i in items)), math.log(max(i.price for i in items))
+    width = (hi - lo) / bins or 1.0
+    return [min(int((math.log(it.price) - lo) / width), bins - 1) for it in items]
+
+
 def balance(items: list[Item], per_bin: int, bins: int = 10, seed: int = 42) -> list[Item]:
     """Even out price ranges and sources: log-spaced price bins, each filled round-robin across sources."""
     if not items:
         return []
-    lo, hi = math.log(min(i.price for i in items)), math.log(max(i.price for i in items))
-    width = (hi - lo) / bins or 1.0
     by_bin: dict[int, dict[str, list[Item]]] = defaultdict(lambda: defaultdict(list))
-    for it in items:
-        by_bin[min(int((math.log(it.price) - lo) / width), bins - 1)][it.source].append(it)
+    for it, b in zip(items, price_bins(items, bins)):
+        by_bin[b][it.source].append(it)
     rng, out = random.Random(seed), []
     for b in sorted(by_bin):
         pools = {s: rng.sample(v, len(v)) for s, v in sorted(by_bin[b].items())}
@@ -313,6 +318,19 @@ def balance(items: list[Item], per_bin: int, bins: int = 10, seed: int = 42) -> 
                     taken += 1
     rng.shuffle(out)
     return out
+
+
+def balance_report(rows: list[dict[str, Any]], items: list[Item], balanced: list[Item], per_bin: int) -> dict:
+    """Where the items went: per source, the rows read, kept by curation and kept by balancing; per price range, the
+    items curation kept, against the at most `per_bin` balancing takes from each."""
+    read = Counter(str(r.get("source")) for r in rows if isinstance(r, dict))
+    kept, chosen = Counter(i.source for i in items), Counter(i.source for i in balanced)
+    ranges = Counter(price_bins(items)) if items else Counter()
+    return {
+        "by_source": {s: {"read": read[s], "curated": kept[s], "balanced": chosen[s]} for s in sorted(read)},
+        "per_bin": per_bin,
+        "bins_short": sum(ranges[b] < per_bin for b in range(10)),
+    }
 
 
 def token_truncator(tokenizer_name: str, max_tokens: int) -> Callable[[str], str]:
@@ -353,7 +371,8 @@ def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh
     rows = offline_raw_items(seed) if profile.offline else amazon_raw_items()
     items, dropped = curate(rows, token_truncator(tokenizer, max_tokens))
     n_val = max(n_test // 2, 10)
-    balanced = balance(items, per_bin=(n_train + n_test + n_val) // 8 + 1, seed=seed)
+    per_bin = (n_train + n_test + n_val) // 8 + 1
+    balanced = balance(items, per_bin=per_bin, seed=seed)
     train, val, test = split_train_val_test(balanced, n_train, n_val, n_test, seed)
     report = {
         "rows": sum(1 for _ in rows),
@@ -361,6 +380,7 @@ def load_price_data(profile: Any, seed: int = 42, max_tokens: int = 120, refresh
         "dropped": dict(dropped),
         "balanced": len(balanced),
         "sources": dict(Counter(i.source for i in balanced)),
+        **balance_report(rows, items, balanced, per_bin),
         "key": key,
     }
     path.write_text(

@@ -130,7 +130,10 @@ def banner(profile: Profile) -> str:
         lines.append(f"  seed        : {profile.seed} (LLMKIT_SEED)")
     if profile.offline:
         lines.append("  offline: real small models from installed packages; nothing is downloaded, no key needed.")
-        lines.append(f"  local/smollm2 is served by {local_backend()} on 127.0.0.1 (started on first use).")
+        lines.append(
+            f"  chat() with local/smollm2 goes to a {local_backend()} server on 127.0.0.1, started on the first call; "
+            "a model the notebook loads itself runs in transformers."
+        )
     if not profile.offline:
         lines.append(
             f"  API budget  : {dollars(budget_usd())} for the course, {dollars(course_spent())} spent so far "

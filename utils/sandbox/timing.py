@@ -41,7 +41,8 @@ class Timing:
         return max(self.runs) - min(self.runs)
 
     def __str__(self) -> str:
-        return f"{self.median:.4f}s (±{self.spread / 2:.4f}, {len(self.runs)} runs)"
+        low, high = min(self.runs), max(self.runs)
+        return f"{self.median:.4f} s, the median of {len(self.runs)} runs from {low:.4f} to {high:.4f} s"
 
 
 _EMPTY = "int main() { return 0; }\n"
