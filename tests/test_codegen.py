@@ -161,3 +161,10 @@ def test_a_time_within_the_start_ups_jitter_is_floored_and_its_speed_up_is_a_low
     conv.attempts.append(cg.Attempt(0, "int main(){}", True, True, "", 10, 0.0, 1.0))
     row = cg.results_row(ref, conv)
     assert row["speedup"] == pytest.approx(1.0 / 0.009) and row["speedup_at_least"]
+
+
+@pytest.mark.unit
+def test_a_timing_prints_its_median_and_the_range_of_its_runs():
+    from utils.sandbox import Timing
+
+    assert str(Timing([0.5, 0.25, 0.75])) == "0.5000 s, the median of 3 runs from 0.2500 to 0.7500 s"

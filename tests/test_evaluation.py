@@ -176,6 +176,22 @@ def test_a_paired_comparison_tells_apart_what_separate_intervals_cannot():
         paired_difference(a, score("other", truths[:20], list(wild[:20])))
 
 
+def test_the_paired_sentence_says_which_error_is_lower_and_when_it_cannot():
+    from utils.evaluation import paired_sentence, score
+
+    rng = np.random.default_rng(0)
+    truths = rng.uniform(10, 900, 40)
+    wild = truths + rng.choice([-1, 1], 40) * rng.uniform(0, 400, 40)
+    better = truths + (wild - truths) * 0.8
+    a, b = score("closer", truths, list(better)), score("wild", truths, list(wild))
+    assert paired_sentence(a, b).endswith("over 40 items both priced: a lower error")
+    assert paired_sentence(b, a).endswith("a higher error") and "wild minus closer" in paired_sentence(b, a)
+    noise = truths + rng.choice([-1, 1], 40) * rng.uniform(0, 400, 40)  # as wild as `wild`, errors unrelated
+    assert paired_sentence(score("other", truths, list(noise)), b).endswith("not told apart")
+    none = score("silent", truths, [None] * 40)
+    assert paired_sentence(none, b) == "silent and wild both priced 0 items: nothing to compare item by item"
+
+
 @pytest.mark.unit
 def test_a_report_on_its_first_items_scores_those_replies_alone():
     truths, guesses = [10.0, 200.0, 50.0, 80.0, 400.0], [12.0, None, 45.0, 2000.0, 300.0]

@@ -17,6 +17,7 @@ def tiny(tiny_llama):
 
 def test_worked_examples():
     assert metrics.loss_of_probability(1.0) == 0 and metrics.perplexity(0) == 1
+    assert f"{metrics.loss_of_probability(1.0):.4f}" == "0.0000"  # a sure model's loss is printed without a sign
     assert metrics.perplexity(metrics.loss_of_probability(0.5)) == pytest.approx(2)
     assert metrics.perplexity(metrics.loss_of_probability(0.25)) == pytest.approx(4)
     with pytest.raises(BadInputError):

@@ -65,6 +65,25 @@ def test_offline_data_is_real_and_cached(tmp_path, monkeypatch):
     again = prices.load_price_data(p, max_tokens=60)
     assert len(data.test) == 20 and data.test == again.test and len(list(tmp_path.iterdir())) == 1
     assert len(data.report["sources"]) >= 4 and all(0.5 <= i.price <= 999 for i in data.train)
+    by_source = data.report["by_source"]  # where the items went, source by source
+    assert all(s["read"] >= s["curated"] >= s["balanced"] for s in by_source.values())
+    assert sum(s["balanced"] for s in by_source.values()) == data.report["balanced"]
+    assert sum(s["curated"] for s in by_source.values()) == data.report["kept"]
+    assert by_source["cars"]["read"] > 0 and by_source["cars"]["curated"] == 0  # their prices are over $999
+
+
+def test_the_balance_report_counts_the_price_ranges_that_held_too_few():
+    cheap = [prices.Item(f"c{i}", "a cheap thing, described", 1.0 + i / 100, "a") for i in range(30)]
+    dear = [prices.Item(f"d{i}", "a dear thing, described", 900.0 + i, "b") for i in range(3)]
+    items = cheap + dear
+    rows = [{"source": "a"}] * 40 + [{"source": "b"}] * 3
+    balanced = prices.balance(items, per_bin=10)
+    report = prices.balance_report(rows, items, balanced, per_bin=10)
+    assert report["by_source"] == {
+        "a": {"read": 40, "curated": 30, "balanced": 10},
+        "b": {"read": 3, "curated": 3, "balanced": 3},
+    }
+    assert report["bins_short"] == 9  # only the cheapest of the ten ranges held 10 items or more
 
 
 AMAZON = Path(__file__).parent / "fixtures" / "amazon"
