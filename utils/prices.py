@@ -320,16 +320,18 @@ def balance(items: list[Item], per_bin: int, bins: int = 10, seed: int = 42) -> 
     return out
 
 
-def balance_report(rows: list[dict[str, Any]], items: list[Item], balanced: list[Item], per_bin: int) -> dict:
-    """Where the items went: per source, the rows read, kept by curation and kept by balancing; per price range, the
-    items curation kept, against the at most `per_bin` balancing takes from each."""
+def balance_report(
+    rows: list[dict[str, Any]], items: list[Item], balanced: list[Item], per_bin: int, bins: int = 10
+) -> dict:
+    """Where the items went: per source, the rows read, kept by curation and kept by balancing; and how many of the
+    `bins` price ranges held fewer curated items than the `per_bin` balancing takes from each."""
     read = Counter(str(r.get("source")) for r in rows if isinstance(r, dict))
     kept, chosen = Counter(i.source for i in items), Counter(i.source for i in balanced)
-    ranges = Counter(price_bins(items)) if items else Counter()
+    ranges = Counter(price_bins(items, bins)) if items else Counter()
     return {
         "by_source": {s: {"read": read[s], "curated": kept[s], "balanced": chosen[s]} for s in sorted(read)},
         "per_bin": per_bin,
-        "bins_short": sum(ranges[b] < per_bin for b in range(10)),
+        "bins_short": sum(ranges[b] < per_bin for b in range(bins)),
     }
 
 
