@@ -26,7 +26,7 @@ $(VENV)/.installed: requirements.txt requirements-nodeps.txt constraints.txt pyp
 	  { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
 	  echo "note: could not install bubblewrap; week 5 runs generated code with resource limits only"; fi; \
 	test -x $(PY) || $(PYTHON) -m venv $(VENV); \
-	echo "installing torch, then requirements.txt (the first llama.cpp build takes about 8 minutes on 2 cores)"; \
+	echo "installing torch, then requirements.txt (the first llama.cpp build takes about 5 minutes on 2 cores)"; \
 	$(PIP) install -q torch==2.13.0 2>&1 | quiet; \
 	wheels=$$(PYTHON=$(PY) bash scripts/build_llama_cpp.sh portable); \
 	rm -rf $(VENV)/llama.cpp-convert && cp -r "$$wheels/convert" $(VENV)/llama.cpp-convert; \

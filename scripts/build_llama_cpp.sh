@@ -32,14 +32,17 @@ esac
 ROOT="${LLMKIT_WHEELS:-${XDG_CACHE_HOME:-$HOME/.cache}/llm-engineering-kit/wheels}"
 DIR="$ROOT/llama-cpp-python-$VERSION-$ARCH-$VARIANT"  # the wheel loads its library with ctypes: any CPython
 SDIST="llama_cpp_python-$VERSION.tar.gz"
-fetch_source() {  # the source release, once: the wheel is built from it and week 7's converter is taken from it
-  "$PYTHON" -m pip --disable-pip-version-check download -q --no-deps --no-cache-dir --no-binary :all: \
+# The source release, once: the wheel is built from it and week 7's converter is taken from it. --no-binary names the
+# package alone: ":all:" would also build pip's build tools (scikit-build-core and what it needs) from source, one
+# nested build after another, which without a pip cache took about 5 minutes before llama.cpp's compile began.
+fetch_source() {
+  "$PYTHON" -m pip --disable-pip-version-check download -q --no-deps --no-cache-dir --no-binary llama-cpp-python \
     "llama-cpp-python==$VERSION" -d "$DIR.tmp" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   test -f "$DIR.tmp/$SDIST" || { echo "could not download llama-cpp-python $VERSION's source" >&2; exit 1; }
 }
 if ! ls "$DIR"/llama_cpp_python-"$VERSION"-*.whl >/dev/null 2>&1; then
   mkdir -p "$DIR"
-  echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 8 minutes on 2 cores" >&2
+  echo "building llama.cpp ($VARIANT, $ARCH) once into $DIR: about 5 minutes on 2 cores" >&2
   start=$(date +%s)
   fetch_source
   tar xzf "$DIR.tmp/$SDIST" -C "$DIR.tmp"
