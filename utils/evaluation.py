@@ -164,7 +164,7 @@ def paired_sentence(a: Report, b: Report) -> str:
     d = paired_difference(a, b)
     if d["n"] < 2:
         return f"{a.name} and {b.name} both priced {d['n']} items: nothing to compare item by item"
-    verdict = "a lower error" if d["hi"] < 0 else "a higher error" if d["lo"] > 0 else "not told apart"
+    verdict = "a lower error" if d["better"] else "a higher error" if d["lo"] > 0 else "not told apart"
     return (
         f"{a.name} minus {b.name}, item by item: ${d['mean']:+,.0f} (95% interval ${d['lo']:+,.0f} to "
         f"${d['hi']:+,.0f}) over {d['n']} items both priced: {verdict}"
